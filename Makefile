@@ -1,0 +1,63 @@
+# Batchwise: two commands do everything.
+#   make book   set up .venv and build the HTML book into _build/html (warnings are errors)
+#   make test   set up .venv and run the whole test suite (lint, unit, property, doctest,
+#               nbval on every notebook, the strict book build, the assignment release)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+# The install is redone only when a file that decides what gets installed changes.
+REQ_FILES := requirements.txt requirements-dev.txt pyproject.toml
+REQ_HASH  := $(shell cat $(REQ_FILES) | $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])")
+STAMP     := $(VENV)/.installed-$(REQ_HASH)
+JOBS      ?= 2
+BOOK_FLAGS := -W -n --keep-going
+
+.PHONY: help venv book test lint unit assignments lab bench clean
+
+help:
+	@echo "make book         build the HTML book into _build/html"
+	@echo "make test         run every check (what CI runs)"
+	@echo "make lab          open JupyterLab on the repository"
+	@echo "make assignments  release every assignment into _build/assignments"
+	@echo "make bench        run the benchmarks and print their table"
+	@echo "make clean        remove build outputs (keeps .venv)"
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3" >/dev/null
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+venv: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	$(BIN)/pytest -n $(JOBS) --dist loadfile tests companion
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests companion book notebooks
+
+assignments: $(STAMP)
+	$(PY) -m companion.assignments release
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf _build .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path "./.venv/*" -prune -exec rm -rf {} +

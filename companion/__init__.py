@@ -1,0 +1,1 @@
+"""Batchwise companion package (placeholder while the core lands)."""

@@ -1,0 +1,227 @@
+"""Argument checks shared by every public function, in one tone.
+
+Each check raises ``TypeError`` for a wrong type and ``ValueError`` for a wrong
+value, and its message names the argument, what is allowed and what was given.
+
+>>> check_positive_int(3, "batch_size")
+3
+>>> check_positive_int(0, "batch_size")
+Traceback (most recent call last):
+...
+ValueError: batch_size must be a positive int; got 0
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+def _describe(value: Any) -> str:
+    """Show a value and, for non-builtin types, its type, for error messages."""
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return repr(value)
+    return f"{value!r} (type {type(value).__name__})"
+
+
+def is_int(value: Any) -> bool:
+    """True for Python and NumPy integers, False for bool and everything else.
+
+    >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
+    (True, True, False, False)
+    """
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+    """Return ``value`` as an ``int`` if it is a positive integer, else raise.
+
+    >>> check_positive_int(np.int64(5), "epochs")
+    5
+    >>> check_positive_int(None, "batch_size", allow_none=True) is None
+    True
+    >>> check_positive_int(2.0, "epochs")
+    Traceback (most recent call last):
+    ...
+    TypeError: epochs must be a positive int; got 2.0 (type float)
+    """
+    allowed = "a positive int or None" if allow_none else "a positive int"
+    if value is None and allow_none:
+        return None
+    if not is_int(value):
+        raise TypeError(f"{name} must be {allowed}; got {value!r} (type {type(value).__name__})")
+    if value <= 0:
+        raise ValueError(f"{name} must be {allowed}; got {int(value)}")
+    return int(value)
+
+
+def check_nonnegative_int(value: Any, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 0, else raise.
+
+    >>> check_nonnegative_int(0, "epoch")
+    0
+    >>> check_nonnegative_int(-1, "epoch")
+    Traceback (most recent call last):
+    ...
+    ValueError: epoch must be a non-negative int; got -1
+    """
+    if not is_int(value):
+        raise TypeError(f"{name} must be a non-negative int; got {_describe(value)}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative int; got {int(value)}")
+    return int(value)
+
+
+def check_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite ``float`` within the given bounds, else raise.
+
+    >>> check_real(0.5, "momentum", low=0.0, high=1.0, high_inclusive=False)
+    0.5
+    >>> check_real(-0.1, "lr", low=0.0, low_inclusive=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: lr must be a finite real number > 0; got -0.1
+    """
+    parts = []
+    if low is not None:
+        parts.append(f"{'>=' if low_inclusive else '>'} {low:g}")
+    if high is not None:
+        parts.append(f"{'<=' if high_inclusive else '<'} {high:g}")
+    allowed = "a finite real number" + (" " + " and ".join(parts) if parts else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise TypeError(f"{name} must be {allowed}; got {_describe(value)}")
+    x = float(value)
+    ok = np.isfinite(x)
+    if ok and low is not None:
+        ok = x >= low if low_inclusive else x > low
+    if ok and high is not None:
+        ok = x <= high if high_inclusive else x < high
+    if not ok:
+        raise ValueError(f"{name} must be {allowed}; got {x!r}")
+    return x
+
+
+def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise naming them all.
+
+    >>> check_choice("keep", "remainder", ("keep", "drop"))
+    'keep'
+    >>> check_choice("last", "remainder", ("keep", "drop"))
+    Traceback (most recent call last):
+    ...
+    ValueError: remainder must be one of 'keep', 'drop'; got 'last'
+    """
+    options = tuple(choices)
+    listed = ", ".join(repr(c) for c in options)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {listed}; got {_describe(value)}")
+    if value not in options:
+        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` if it is a bool (Python or NumPy), else raise.
+
+    >>> check_bool(True, "shuffle")
+    True
+    >>> check_bool(1, "shuffle")
+    Traceback (most recent call last):
+    ...
+    TypeError: shuffle must be True or False; got 1
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {_describe(value)}")
+    return bool(value)
+
+
+def check_seed(value: Any, name: str = "seed") -> int | None:
+    """Return a seed: None or a non-negative int.
+
+    >>> check_seed(0), check_seed(None)
+    (0, None)
+    """
+    if value is None:
+        return None
+    return check_nonnegative_int(value, name)
+
+
+def check_array(
+    value: Any,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    dtype_kind: str = "fc",
+    allow_nan: bool = False,
+) -> np.ndarray:
+    """Return ``value`` as a NumPy array after checking dimensions, kind and finiteness.
+
+    ``dtype_kind`` lists the allowed ``dtype.kind`` letters: ``"f"`` float,
+    ``"i"``/``"u"`` integer, ``"c"`` complex, ``"b"`` bool. Integer input is accepted
+    wherever float is, and converted to float64.
+
+    >>> check_array([[1.0, 2.0]], "X", ndim=2).shape
+    (1, 2)
+    >>> check_array([[1.0, float("nan")]], "X", ndim=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: X must not contain NaN or infinite values; found 1 at row 0
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an array-like of numbers; got {_describe(value)}")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy raises many kinds
+        raise TypeError(f"{name} must be an array-like of numbers; got {_describe(value)}") from exc
+    kinds = set(dtype_kind)
+    if "f" in kinds:
+        kinds |= {"i", "u"}
+    if arr.dtype.kind not in kinds:
+        raise TypeError(
+            f"{name} must hold numbers of kind {sorted(set(dtype_kind))} "
+            f"(f=float, i=int, u=unsigned, b=bool); got dtype {arr.dtype}"
+        )
+    if "f" in set(dtype_kind) and arr.dtype.kind in "iu":
+        arr = arr.astype(np.float64)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            shown = " or ".join(str(a) for a in allowed)
+            raise ValueError(f"{name} must be a {shown}-D array; got shape {arr.shape}")
+    if not allow_nan and arr.dtype.kind in "fc":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            where = np.argwhere(bad)[0]
+            loc = f" at row {where[0]}" if arr.ndim >= 1 else ""
+            raise ValueError(
+                f"{name} must not contain NaN or infinite values; found {int(bad.sum())}{loc}"
+            )
+    return arr
+
+
+def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless two arrays have the same number of rows.
+
+    >>> check_same_length(np.zeros(3), np.zeros(4), "X", "y")
+    Traceback (most recent call last):
+    ...
+    ValueError: X and y must have the same number of samples (rows); got 3 and 4
+    """
+    if len(a) != len(b):
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same number of samples (rows); "
+            f"got {len(a)} and {len(b)}"
+        )
