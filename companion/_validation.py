@@ -13,6 +13,7 @@ ValueError: batch_size must be a positive int; got 0
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +34,8 @@ def is_int(value: Any) -> bool:
     >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
     (True, True, False, False)
     """
+    if type(value) is int:  # the common case, without the slower ABC check
+        return True
     return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(
         value, (bool, np.bool_)
     )
@@ -95,22 +98,28 @@ def check_real(
     ...
     ValueError: lr must be a finite real number > 0; got -0.1
     """
-    parts = []
-    if low is not None:
-        parts.append(f"{'>=' if low_inclusive else '>'} {low:g}")
-    if high is not None:
-        parts.append(f"{'<=' if high_inclusive else '<'} {high:g}")
-    allowed = "a finite real number" + (" " + " and ".join(parts) if parts else "")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be {allowed}; got {_describe(value)}")
+
+    def allowed() -> str:  # built only when an error is raised
+        parts = []
+        if low is not None:
+            parts.append(f"{'>=' if low_inclusive else '>'} {low:g}")
+        if high is not None:
+            parts.append(f"{'<=' if high_inclusive else '<'} {high:g}")
+        return "a finite real number" + (" " + " and ".join(parts) if parts else "")
+
+    if type(value) is not float and (  # floats skip the slower ABC checks
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (numbers.Real, np.floating, np.integer))
+    ):
+        raise TypeError(f"{name} must be {allowed()}; got {_describe(value)}")
     x = float(value)
-    ok = np.isfinite(x)
+    ok = math.isfinite(x)
     if ok and low is not None:
         ok = x >= low if low_inclusive else x > low
     if ok and high is not None:
         ok = x <= high if high_inclusive else x < high
     if not ok:
-        raise ValueError(f"{name} must be {allowed}; got {x!r}")
+        raise ValueError(f"{name} must be {allowed()}; got {x!r}")
     return x
 
 
@@ -125,12 +134,12 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     ValueError: remainder must be one of 'keep', 'drop'; got 'last'
     """
     options = tuple(choices)
+    if isinstance(value, str) and value in options:
+        return value
     listed = ", ".join(repr(c) for c in options)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be one of {listed}; got {_describe(value)}")
-    if value not in options:
-        raise ValueError(f"{name} must be one of {listed}; got {value!r}")
-    return value
+    raise ValueError(f"{name} must be one of {listed}; got {value!r}")
 
 
 def check_bool(value: Any, name: str) -> bool:
@@ -202,8 +211,8 @@ def check_array(
             shown = " or ".join(str(a) for a in allowed)
             raise ValueError(f"{name} must be a {shown}-D array; got shape {arr.shape}")
     if not allow_nan and arr.dtype.kind in "fc":
-        bad = ~np.isfinite(arr)
-        if bad.any():
+        if not np.isfinite(arr).all():  # one pass in the common case; locate only on failure
+            bad = ~np.isfinite(arr)
             where = np.argwhere(bad)[0]
             loc = f" at row {where[0]}" if arr.ndim >= 1 else ""
             raise ValueError(
@@ -225,3 +234,43 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
             f"{name_a} and {name_b} must have the same number of samples (rows); "
             f"got {len(a)} and {len(b)}"
         )
+
+
+def check_labels(value: Any, name: str, n_classes: int) -> np.ndarray:
+    """Return integer class labels in ``[0, n_classes)`` as a 1-D int64 array, else raise.
+
+    Integer arrays are taken as they are; float arrays are accepted when every value is a
+    whole number (NaN and infinity are rejected).
+
+    >>> check_labels([0, 2, 1], "y", n_classes=3)
+    array([0, 2, 1])
+    >>> check_labels([0.0, 3.0], "y", n_classes=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: y must hold integer class labels in [0, 3); got 3 at row 1
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an array-like of integer class labels; got {_describe(value)}")
+    kind = np.asarray(value).dtype.kind
+    if kind in "iu":
+        arr = check_array(value, name, ndim=1, dtype_kind="iu")
+    elif kind == "f":
+        arr = check_array(value, name, ndim=1, dtype_kind="f")
+        fractional = np.flatnonzero(arr != np.round(arr))
+        if fractional.size:
+            row = int(fractional[0])
+            raise ValueError(
+                f"{name} must hold integer class labels in [0, {n_classes}); "
+                f"got {float(arr[row])!r} at row {row}"
+            )
+    else:
+        raise TypeError(
+            f"{name} must hold integer class labels in [0, {n_classes}); got dtype {np.asarray(value).dtype}"
+        )
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        row = int(np.flatnonzero((arr < 0) | (arr >= n_classes))[0])
+        shown = int(arr[row]) if arr.dtype.kind == "f" else arr[row]
+        raise ValueError(
+            f"{name} must hold integer class labels in [0, {n_classes}); got {shown} at row {row}"
+        )
+    return arr.astype(np.int64, copy=False)

@@ -1,0 +1,345 @@
+"""Batch plans: which sample indices go into which batch, epoch by epoch.
+
+A :class:`BatchPlan` answers the counting questions of the course (how many steps per
+epoch, how big is the last batch, which samples are left out or seen twice) and hands
+out the index arrays that :func:`companion.fit` trains on.
+
+>>> plan = BatchPlan(n_samples=1050, batch_size=100, remainder="keep", shuffle=False)
+>>> plan.steps_per_epoch, plan.describe(), plan.total_steps(epochs=3)
+(11, '10 × 100 + 1 × 50', 33)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from companion._validation import (
+    check_bool,
+    check_choice,
+    check_nonnegative_int,
+    check_positive_int,
+    check_seed,
+)
+
+REMAINDERS: tuple[str, ...] = ("keep", "drop", "fill", "carry", "even")
+"""The remainder policies, i.e. what happens when ``batch_size`` does not divide ``n_samples``."""
+
+DEFAULT_BATCH_SIZE = 32
+"""The batch size used when ``batch_size=None`` (the Keras default)."""
+
+
+def describe_sizes(sizes: tuple[int, ...] | list[int]) -> str:
+    """Compress a sequence of batch sizes into runs, e.g. ``"10 × 100 + 1 × 50"``.
+
+    Args:
+        sizes: Batch sizes in order.
+
+    Returns:
+        Runs of equal consecutive sizes joined by ``" + "``; ``"0 batches"`` if empty.
+
+    >>> describe_sizes((100,) * 10 + (50,))
+    '10 × 100 + 1 × 50'
+    >>> describe_sizes(())
+    '0 batches'
+    """
+    runs: list[list[int]] = []
+    for size in sizes:
+        if runs and runs[-1][1] == size:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, int(size)])
+    if not runs:
+        return "0 batches"
+    return " + ".join(f"{count} × {size}" for count, size in runs)
+
+
+class BatchPlan:
+    """The batches of every epoch for ``n_samples`` samples and a remainder policy.
+
+    Each epoch visits the samples in an order: ``0, 1, …, N−1`` when ``shuffle=False``,
+    otherwise a fresh permutation drawn from ``np.random.default_rng([seed, epoch])``,
+    so that ``epoch(e)`` is random-access and reproducible. ``seed=None`` draws one
+    seed at construction and stores it, so a plan always agrees with itself.
+
+    The order is cut into batches of ``batch_size`` (``None`` means the Keras default
+    32). When ``batch_size`` does not divide ``n_samples`` the ``remainder`` policy
+    decides what happens to the ``N mod B`` samples at the end:
+
+    * ``"keep"`` — the last batch is smaller: ``ceil(N/B)`` steps (Keras ``fit``,
+      PyTorch ``DataLoader(drop_last=False)``, tf.data ``batch()``). If ``B > N``
+      there is one batch of N.
+    * ``"drop"`` — the partial batch is dropped: ``floor(N/B)`` steps (``drop_last=True``,
+      ``drop_remainder=True``); with shuffling a different subset is left out each
+      epoch. ``B > N`` raises ``ValueError`` because training would take 0 steps.
+    * ``"fill"`` — the last batch is topped up to B with samples drawn without
+      replacement from the rest of the same epoch (the samples not already in the
+      last batch), as distributed samplers pad: ``ceil(N/B)`` steps and
+      ``B·ceil(N/B) − N`` samples seen twice, all repeats in the last batch. Without
+      shuffling the padding is the start of the epoch (``0, 1, …``). If ``B > N``
+      the single batch is the epoch's order, then whole copies of it while more than
+      N extra samples are needed, then the last ``(B − N) mod N`` drawn without
+      replacement (or taken from the start without shuffling).
+    * ``"carry"`` — leftovers roll into the next epoch (tf.data ``repeat().batch()``):
+      the stream is epoch 0's order, then epoch 1's, … laid end to end and cut into
+      batches of exactly B. ``epoch(e)`` holds the batches that *complete* inside
+      epoch e's span of the stream (their last position lies in ``[e·N, (e+1)·N)``),
+      so the first batch of epoch e may begin with samples of epoch e−1 (or earlier
+      if ``B > N``). ``steps_in_epoch(e) = floor((e+1)N/B) − floor(eN/B)``,
+      ``total_steps(E) = floor(E·N/B)``, and the tail left after the last epoch is
+      never used. ``B > N`` is allowed: some epochs then hold no complete batch
+      (0 steps), including epoch 0. ``steps_per_epoch`` and ``batch_sizes`` describe
+      epoch 0.
+    * ``"even"`` — ``ceil(N/B)`` batches whose sizes differ by at most one, larger
+      ones first (like ``np.array_split``); no batch exceeds B.
+
+    Args:
+        n_samples: Number of samples N (positive int).
+        batch_size: Samples per batch B (positive int), or None for 32.
+        remainder: One of :data:`REMAINDERS`.
+        shuffle: Visit the samples in a new random order every epoch.
+        seed: Seed of the shuffling (non-negative int), or None for a random one.
+            Without shuffling no randomness is needed and ``seed`` stays as given.
+
+    Raises:
+        TypeError: An argument has the wrong type.
+        ValueError: An argument has a wrong value, or ``remainder="drop"`` with
+            ``batch_size > n_samples``.
+
+    >>> plan = BatchPlan(n_samples=10, batch_size=3, remainder="keep", shuffle=False)
+    >>> [b.tolist() for b in plan.epoch(0)]
+    [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+    >>> BatchPlan(10, 3, remainder="even", shuffle=False).batch_sizes
+    (3, 3, 2, 2)
+    >>> carry = BatchPlan(10, 4, remainder="carry", shuffle=False)
+    >>> [b.tolist() for b in carry.epoch(1)]
+    [[8, 9, 0, 1], [2, 3, 4, 5], [6, 7, 8, 9]]
+    """
+
+    def __init__(
+        self,
+        n_samples: int,
+        batch_size: int | None = None,
+        remainder: str = "keep",
+        shuffle: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        n = check_positive_int(n_samples, "n_samples")
+        b = check_positive_int(batch_size, "batch_size", allow_none=True)
+        self._n = int(n)  # type: ignore[arg-type]
+        self._b = DEFAULT_BATCH_SIZE if b is None else b
+        self._remainder = check_choice(remainder, "remainder", REMAINDERS)
+        self._shuffle = check_bool(shuffle, "shuffle")
+        seed = check_seed(seed)
+        if seed is None and self._shuffle:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        self._seed = seed
+        if self._remainder == "drop" and self._b > self._n:
+            raise ValueError(
+                f"batch_size={self._b} is larger than n_samples={self._n}, so remainder='drop' "
+                "drops every sample and training would do nothing (0 steps per epoch); use "
+                f"remainder='keep' (one batch of {self._n}) or a batch_size <= {self._n}"
+            )
+        self._sizes0 = self._sizes(0)
+
+    # -- the arguments, read-only so the derived numbers stay true ------------------
+    @property
+    def n_samples(self) -> int:
+        """Number of samples N."""
+        return self._n
+
+    @property
+    def batch_size(self) -> int:
+        """Batch size B (32 if the plan was built with ``batch_size=None``)."""
+        return self._b
+
+    @property
+    def remainder(self) -> str:
+        """The remainder policy, one of :data:`REMAINDERS`."""
+        return self._remainder
+
+    @property
+    def shuffle(self) -> bool:
+        """Whether each epoch visits the samples in a new random order."""
+        return self._shuffle
+
+    @property
+    def seed(self) -> int | None:
+        """The seed of the shuffling (drawn at construction if None was given)."""
+        return self._seed
+
+    # -- counts ---------------------------------------------------------------------
+    @property
+    def batch_sizes(self) -> tuple[int, ...]:
+        """Sizes of epoch 0's batches, in order.
+
+        >>> BatchPlan(1050, 100, shuffle=False).batch_sizes[-2:]
+        (100, 50)
+        """
+        return self._sizes0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Number of batches (optimizer steps) in epoch 0.
+
+        >>> BatchPlan(1050, 100, remainder="drop", shuffle=False).steps_per_epoch
+        10
+        """
+        return len(self._sizes0)
+
+    @property
+    def samples_per_epoch(self) -> int:
+        """Samples processed in epoch 0, the sum of :attr:`batch_sizes`.
+
+        >>> BatchPlan(1050, 100, remainder="fill", shuffle=False).samples_per_epoch
+        1100
+        """
+        return sum(self._sizes0)
+
+    def steps_in_epoch(self, epoch: int) -> int:
+        """Number of batches in epoch ``epoch`` (only ``"carry"`` varies between epochs).
+
+        >>> plan = BatchPlan(10, 4, remainder="carry", shuffle=False)
+        >>> [plan.steps_in_epoch(e) for e in range(4)]
+        [2, 3, 2, 3]
+        """
+        e = check_nonnegative_int(epoch, "epoch")
+        return self._steps(e)
+
+    def total_steps(self, epochs: int) -> int:
+        """Number of batches over epochs ``0 … epochs−1``.
+
+        >>> BatchPlan(1050, 100, remainder="carry", shuffle=False).total_steps(epochs=3)
+        31
+        """
+        n_epochs = check_nonnegative_int(epochs, "epochs")
+        if self._remainder == "carry":
+            return n_epochs * self._n // self._b
+        return n_epochs * self._steps(0)
+
+    def _steps(self, e: int) -> int:
+        n, b = self._n, self._b
+        if self._remainder == "carry":
+            return (e + 1) * n // b - e * n // b
+        if self._remainder == "drop":
+            return n // b
+        return -(-n // b)
+
+    def _sizes(self, e: int) -> tuple[int, ...]:
+        n, b = self._n, self._b
+        if self._remainder == "carry":
+            return (b,) * self._steps(e)
+        if self._remainder == "even":
+            k = -(-n // b)
+            q, r = divmod(n, k)
+            return (q + 1,) * r + (q,) * (k - r)
+        full, rest = divmod(n, b)
+        if rest == 0 or self._remainder == "drop":
+            return (b,) * full
+        last = rest if self._remainder == "keep" else b
+        return (b,) * full + (last,)
+
+    # -- indices --------------------------------------------------------------------
+    def _rng(self, e: int) -> np.random.Generator:
+        return np.random.default_rng([self._seed, e])  # type: ignore[list-item]
+
+    def _order(self, e: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        if not self._shuffle:
+            return np.arange(self._n, dtype=np.int64)
+        return (rng if rng is not None else self._rng(e)).permutation(self._n)
+
+    def epoch(self, epoch: int) -> list[np.ndarray]:
+        """The batches of epoch ``epoch``: a list of int64 index arrays.
+
+        Args:
+            epoch: Epoch number, from 0.
+
+        Returns:
+            One array of sample indices per batch, in training order.
+
+        >>> plan = BatchPlan(5, 2, remainder="fill", shuffle=False)
+        >>> [b.tolist() for b in plan.epoch(0)]
+        [[0, 1], [2, 3], [4, 0]]
+        >>> shuffled = BatchPlan(5, 2, shuffle=True, seed=0)
+        >>> all(np.array_equal(a, b) for a, b in zip(shuffled.epoch(3), shuffled.epoch(3)))
+        True
+        """
+        e = check_nonnegative_int(epoch, "epoch")
+        if self._remainder == "carry":
+            return self._carry_epoch(e)
+        n, b = self._n, self._b
+        rng = self._rng(e) if self._shuffle else None
+        order = self._order(e, rng)
+        if self._remainder == "even":
+            cuts = np.cumsum(self._sizes(e))[:-1]
+            return np.split(order, cuts)
+        full = n // b * b
+        batches = [order[i : i + b] for i in range(0, full, b)]
+        if full < n:
+            if self._remainder == "keep":
+                batches.append(order[full:])
+            elif self._remainder == "fill":
+                padding = self._padding(order, full, b - (n - full), rng)
+                batches.append(np.concatenate([order[full:], padding]))
+        return batches
+
+    def _padding(
+        self, order: np.ndarray, full: int, k: int, rng: np.random.Generator | None
+    ) -> np.ndarray:
+        """``k`` samples to top up the last batch under ``"fill"``."""
+        pool = order[:full] if full > 0 else order  # the rest of the epoch, or all of it if B > N
+        copies, extra = divmod(k, len(pool))
+        if rng is None:
+            drawn = pool[:extra]
+        else:
+            drawn = rng.choice(pool, size=extra, replace=False)
+        return np.concatenate([pool] * copies + [drawn])
+
+    def _carry_epoch(self, e: int) -> list[np.ndarray]:
+        n, b = self._n, self._b
+        start, stop = e * n // b * b, (e + 1) * n // b * b
+        if stop == start:
+            return []
+        first, last = start // n, (stop - 1) // n
+        stream = np.concatenate([self._order(k) for k in range(first, last + 1)])
+        segment = stream[start - first * n : stop - first * n]
+        return [segment[i : i + b] for i in range(0, len(segment), b)]
+
+    def _counts(self, e: int) -> np.ndarray:
+        batches = self.epoch(e)
+        seen = np.concatenate(batches) if batches else np.empty(0, dtype=np.int64)
+        return np.bincount(seen, minlength=self._n)
+
+    def left_out(self, epoch: int) -> np.ndarray:
+        """Sorted indices of the samples that appear in no batch of epoch ``epoch``.
+
+        Non-empty under ``"drop"`` (``N mod B`` samples) and, for ``"carry"``, the samples
+        whose batch completes in a later epoch.
+
+        >>> BatchPlan(10, 4, remainder="drop", shuffle=False).left_out(0).tolist()
+        [8, 9]
+        """
+        return np.flatnonzero(self._counts(epoch) == 0)
+
+    def repeated(self, epoch: int) -> np.ndarray:
+        """Sorted indices of the samples that appear more than once in epoch ``epoch``.
+
+        Non-empty under ``"fill"`` (the padding) and possibly under ``"carry"``.
+
+        >>> BatchPlan(10, 4, remainder="fill", shuffle=False).repeated(0).tolist()
+        [0, 1]
+        """
+        return np.flatnonzero(self._counts(epoch) > 1)
+
+    def describe(self) -> str:
+        """Epoch 0's batch sizes in compressed form.
+
+        >>> BatchPlan(1050, 100, remainder="even").describe()
+        '5 × 96 + 6 × 95'
+        """
+        return describe_sizes(self._sizes0)
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchPlan(n_samples={self._n}, batch_size={self._b}, "
+            f"remainder={self._remainder!r}, shuffle={self._shuffle}, seed={self._seed})"
+        )

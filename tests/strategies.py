@@ -1,0 +1,66 @@
+"""Shared hypothesis strategies: (N, B, policy, seed) for batch plans, and small data sets.
+
+Batch sizes are drawn half of the time from small values (many batches, the interesting
+remainders) and half of the time from the whole range 1 … 2N (including B > N, except
+for ``"drop"``, where B > N is an error tested separately).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from hypothesis import strategies as st
+
+from companion.batching import REMAINDERS, BatchPlan
+
+MAX_SAMPLES = 3000
+
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+policies = st.sampled_from(REMAINDERS)
+
+
+class PlanArgs(NamedTuple):
+    """The arguments of a :class:`BatchPlan`."""
+
+    n_samples: int
+    batch_size: int
+    remainder: str
+    shuffle: bool
+    seed: int
+
+    def plan(self) -> BatchPlan:
+        """Build the plan."""
+        return BatchPlan(self.n_samples, self.batch_size, self.remainder, self.shuffle, self.seed)
+
+
+@st.composite
+def plan_args(
+    draw: st.DrawFn,
+    remainders: tuple[str, ...] = REMAINDERS,
+    max_samples: int = MAX_SAMPLES,
+    shuffle: bool | None = None,
+) -> PlanArgs:
+    """Draw (N, B, policy, shuffle, seed) with N in 1 … max_samples."""
+    n = draw(st.integers(min_value=1, max_value=max_samples))
+    policy = draw(st.sampled_from(remainders))
+    high = n if policy == "drop" else 2 * n
+    b = draw(
+        st.one_of(
+            st.integers(min_value=1, max_value=min(high, 64)),
+            st.integers(min_value=1, max_value=high),
+        )
+    )
+    shuffled = draw(st.booleans()) if shuffle is None else shuffle
+    return PlanArgs(n, b, policy, shuffled, draw(seeds))
+
+
+def batch_plans(
+    remainders: tuple[str, ...] = REMAINDERS,
+    max_samples: int = MAX_SAMPLES,
+    shuffle: bool | None = None,
+) -> st.SearchStrategy[BatchPlan]:
+    """Draw a :class:`BatchPlan` (see :func:`plan_args`)."""
+    return plan_args(remainders, max_samples, shuffle).map(PlanArgs.plan)
+
+
+epochs = st.integers(min_value=0, max_value=5)

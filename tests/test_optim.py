@@ -1,0 +1,210 @@
+"""SGD against hand-computed steps (PyTorch's rule) and the learning-rate schedules."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from companion.optim import SGD
+from companion.schedules import (
+    ConstantLR,
+    LinearWarmupLR,
+    StepDecayLR,
+    constant,
+    linear_warmup,
+    step_decay,
+)
+
+
+def run(opt: SGD, theta0: float, grads: list[float]) -> list[float]:
+    """Apply ``grads`` one by one to a scalar parameter; return θ after each step."""
+    p = {"w": np.array([theta0])}
+    out = []
+    for g in grads:
+        opt.step(p, {"w": np.array([g])})
+        out.append(float(p["w"][0]))
+    return out
+
+
+def test_plain_sgd_by_hand() -> None:
+    # θ ← θ − η·g: 1 − 0.1·2 = 0.8; 0.8 − 0.1·(−1) = 0.9
+    assert run(SGD(lr=0.1), 1.0, [2.0, -1.0]) == pytest.approx([0.8, 0.9], abs=1e-15)
+
+
+def test_momentum_by_hand() -> None:
+    # b1 = g1 = 1; θ1 = 1 − 0.1·1 = 0.9
+    # b2 = 0.5·1 + 2 = 2.5; θ2 = 0.9 − 0.25 = 0.65
+    # b3 = 0.5·2.5 + 0 = 1.25; θ3 = 0.65 − 0.125 = 0.525
+    assert run(SGD(lr=0.1, momentum=0.5), 1.0, [1.0, 2.0, 0.0]) == pytest.approx(
+        [0.9, 0.65, 0.525], abs=1e-15
+    )
+
+
+def test_nesterov_by_hand() -> None:
+    # b1 = 1; g = 1 + 0.5·1 = 1.5; θ1 = 1 − 0.15 = 0.85
+    # b2 = 0.5 + 2 = 2.5; g = 2 + 0.5·2.5 = 3.25; θ2 = 0.85 − 0.325 = 0.525
+    opt = SGD(lr=0.1, momentum=0.5, nesterov=True)
+    assert run(opt, 1.0, [1.0, 2.0]) == pytest.approx([0.85, 0.525], abs=1e-15)
+
+
+def test_weight_decay_by_hand() -> None:
+    # g = 1 + 0.1·2 = 1.2; θ1 = 2 − 0.5·1.2 = 1.4; g = 1 + 0.14 = 1.14; θ2 = 1.4 − 0.57 = 0.83
+    assert run(SGD(lr=0.5, weight_decay=0.1), 2.0, [1.0, 1.0]) == pytest.approx(
+        [1.4, 0.83], abs=1e-15
+    )
+
+
+def test_weight_decay_enters_the_momentum_buffer() -> None:
+    # g1 = 1 + 0.1·1 = 1.1 = b1; θ1 = 1 − 0.11 = 0.89
+    # g2 = 1 + 0.089 = 1.089; b2 = 0.9·1.1 + 1.089 = 2.079; θ2 = 0.89 − 0.2079 = 0.6821
+    opt = SGD(lr=0.1, momentum=0.9, weight_decay=0.1)
+    assert run(opt, 1.0, [1.0, 1.0]) == pytest.approx([0.89, 0.6821], abs=1e-14)
+
+
+def reference_torch_sgd(theta: np.ndarray, grads: list[np.ndarray], lr: float, mu: float,
+                        nesterov: bool, wd: float) -> np.ndarray:
+    """torch.optim.SGD's documented algorithm (dampening 0), written out literally."""
+    theta = theta.copy()
+    b = None
+    for t, grad in enumerate(grads):
+        g = grad + wd * theta
+        if mu != 0:
+            b = g.copy() if t == 0 else mu * b + g
+            g = g + mu * b if nesterov else b
+        theta = theta - lr * g
+    return theta
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_matches_reference_over_many_steps(nesterov: bool) -> None:
+    rng = np.random.default_rng(0)
+    theta0 = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)}
+    grads = [{"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2)} for _ in range(20)]
+    params = {k: v.copy() for k, v in theta0.items()}
+    opt = SGD(lr=0.05, momentum=0.9, nesterov=nesterov, weight_decay=0.01)
+    for g in grads:
+        opt.step(params, g)
+    for key in theta0:
+        expected = reference_torch_sgd(theta0[key], [g[key] for g in grads], 0.05, 0.9,
+                                       nesterov, 0.01)
+        np.testing.assert_allclose(params[key], expected, rtol=1e-13, atol=1e-15)
+    assert opt.iterations == 20
+
+
+def test_step_updates_in_place_and_keeps_float32() -> None:
+    w = np.ones(3, dtype=np.float32)
+    opt = SGD(lr=0.1, momentum=0.9, weight_decay=0.01)
+    for _ in range(3):
+        opt.step({"w": w}, {"w": np.full(3, 0.5, dtype=np.float32)})
+    assert w.dtype == np.float32
+    assert opt.state["momentum_buffers"]["w"].dtype == np.float32
+    assert w[0] < 1.0
+
+
+def test_state_reset_copy() -> None:
+    opt = SGD(lr=0.1, momentum=0.9)
+    run(opt, 1.0, [1.0])
+    state = opt.state
+    assert state["iterations"] == 1
+    np.testing.assert_array_equal(state["momentum_buffers"]["w"], [1.0])
+    state["momentum_buffers"]["w"][0] = 100.0  # a copy: does not reach the optimiser
+    twin = opt.copy()
+    assert run(twin, 0.9, [1.0]) == run(opt, 0.9, [1.0])  # same continuation
+    opt.reset()
+    assert opt.state == {"iterations": 0, "momentum_buffers": {}}
+    assert run(opt, 1.0, [1.0]) == [0.9]  # fresh buffer: b = g at the first step
+
+
+def test_schedule_drives_the_learning_rate() -> None:
+    opt = SGD(lr=step_decay(1.0, step_size=2, gamma=0.5))
+    lrs = []
+    p = {"w": np.zeros(1)}
+    for _ in range(5):
+        lrs.append(opt.current_lr)
+        opt.step(p, {"w": np.ones(1)})
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.25]
+    assert p["w"][0] == -sum(lrs)
+
+
+def test_any_callable_is_a_schedule() -> None:
+    opt = SGD(lr=lambda t: 0.1 / (t + 1))
+    assert run(opt, 0.0, [1.0, 1.0]) == pytest.approx([-0.1, -0.15])
+
+
+def test_schedules_values() -> None:
+    assert [constant(0.3)(t) for t in (0, 10)] == [0.3, 0.3]
+    assert step_decay(0.1, step_size=10)(9) == pytest.approx(0.1)
+    assert step_decay(0.1, step_size=10)(10) == pytest.approx(0.01)
+    warm = linear_warmup(1.0, warmup_steps=4)
+    assert [warm(t) for t in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    chained = linear_warmup(1.0, warmup_steps=2, after=step_decay(1.0, 2, gamma=0.1))
+    assert [chained(t) for t in range(6)] == pytest.approx([0.5, 1.0, 1.0, 1.0, 0.1, 0.1])
+    assert isinstance(constant(1.0), ConstantLR)
+    assert isinstance(step_decay(1.0, 1), StepDecayLR)
+    assert isinstance(linear_warmup(1.0, 1), LinearWarmupLR)
+    assert repr(step_decay(0.1, 5)) == "StepDecayLR(lr=0.1, step_size=5, gamma=0.1)"
+
+
+def test_repr() -> None:
+    assert repr(SGD(0.1, momentum=0.9, nesterov=True)) == (
+        "SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"lr": 0.0}, ValueError, r"lr must be a finite real number > 0; got 0.0"),
+        ({"lr": -0.1}, ValueError, r"lr must be a finite real number > 0; got -0.1"),
+        ({"lr": math.inf}, ValueError, r"lr must be a finite real number > 0; got inf"),
+        ({"lr": "0.1"}, TypeError, r"lr must be a positive float or a schedule"),
+        ({"lr": True}, TypeError, r"lr must be a positive float or a schedule"),
+        ({"momentum": -0.5}, ValueError, r"momentum must be a finite real number >= 0; got -0.5"),
+        ({"weight_decay": -1}, ValueError, r"weight_decay must be a finite real number >= 0"),
+        ({"nesterov": 1}, TypeError, r"nesterov must be True or False; got 1"),
+        ({"nesterov": True}, ValueError, r"nesterov=True requires momentum > 0"),
+    ],
+)
+def test_bad_arguments(kwargs: dict, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        SGD(**kwargs)
+
+
+def test_bad_step_arguments() -> None:
+    opt = SGD(0.1)
+    with pytest.raises(ValueError, match=r"grads must have the same keys as params"):
+        opt.step({"w": np.zeros(2)}, {"v": np.zeros(2)})
+    with pytest.raises(ValueError, match=r"grads\['w'\] must have the shape of params\['w'\]"):
+        opt.step({"w": np.zeros(2)}, {"w": np.zeros(3)})
+    with pytest.raises(TypeError, match=r"params\['w'\] must be a NumPy float array"):
+        opt.step({"w": [0.0, 0.0]}, {"w": np.zeros(2)})
+    with pytest.raises(TypeError, match=r"params and grads must be dicts of arrays"):
+        opt.step([np.zeros(2)], [np.zeros(2)])  # type: ignore[arg-type]
+    assert opt.iterations == 0
+
+
+@pytest.mark.parametrize("value", [-0.1, math.nan, "fast"])
+def test_bad_schedule_output(value: object) -> None:
+    opt = SGD(lr=lambda t: value)
+    with pytest.raises(ValueError, match=r"the learning-rate schedule must return a finite float >= 0"):
+        opt.step({"w": np.zeros(1)}, {"w": np.zeros(1)})
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: constant(0), ValueError, r"lr must be a finite real number > 0; got 0.0"),
+        (lambda: step_decay(0.1, 0), ValueError, r"step_size must be a positive int; got 0"),
+        (lambda: step_decay(0.1, 2, gamma=0), ValueError, r"gamma must be a finite real number > 0"),
+        (lambda: linear_warmup(0.1, 0), ValueError, r"warmup_steps must be a positive int; got 0"),
+        (lambda: linear_warmup(0.1, 5, after=0.1), TypeError, r"after must be None or a schedule"),
+        (lambda: constant(0.1)(-1), ValueError, r"step must be a non-negative int; got -1"),
+        (lambda: step_decay(0.1, 2)(1.5), TypeError, r"step must be a non-negative int; got 1.5"),
+    ],
+)
+def test_bad_schedule_arguments(make: Callable[[], object], error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        make()
