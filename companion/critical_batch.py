@@ -1,0 +1,597 @@
+"""Steps versus examples: measuring the critical batch size on real data.
+
+McCandlish, Kaplan, Amodei et al. (2018) observed that, with the learning rate tuned for each
+batch size ``B``, the number of optimizer steps ``S`` and of training examples ``E = B·S``
+needed to reach a fixed loss lie on the hyperbola
+
+    ``(S / S_min − 1)(E / E_min − 1) = 1``,
+
+where ``S_min`` is the fewest steps any batch size can manage (very large batches) and
+``E_min`` the fewest examples (very small batches). Equivalently
+``S(B) = S_min (1 + B_crit / B)`` and ``E(B) = E_min (1 + B / B_crit)`` with the **critical
+batch size** ``B_crit = E_min / S_min``: below it doubling ``B`` nearly halves the steps
+(perfect scaling), above it the steps barely fall while the examples double. At
+``B = B_crit`` training takes ``2·S_min`` steps and ``2·E_min`` examples.
+
+This module runs that experiment (:func:`critical_batch_experiment`: SGD on softmax regression
+over scikit-learn's digits by default, a grid of batch sizes, a small learning-rate grid per
+batch size) and fits the hyperbola (:func:`fit_frontier`).
+
+Protocol, in short: plain SGD from one fixed initialisation; every step uses exactly ``B``
+samples (leftovers carry into the next epoch); "steps" is the first step at which the full
+training loss reaches the target (checked about eight times per epoch and refined to the
+step, see :func:`steps_to_loss`), averaged over a few batch orders; a run whose training
+loss ever rises above its starting value counts as diverged; the best learning rate per
+``B`` is the one with the fewest steps. On digits the stability limit of the learning rate
+(set by the curvature early in training) caps the large-batch end, much as ``2/h_max`` does
+in :mod:`companion.nqm`, and the small-batch end follows ``E ≈ E_min``: the measured points
+lie on the hyperbola within roughly 20 % (the fit's rms log residual is reported).
+
+>>> fit = fit_frontier(steps=[1100, 200, 110], examples=[1100, 2000, 11000])
+>>> round(fit.s_min), round(fit.e_min), round(fit.b_crit)
+(100, 1000, 10)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from companion._validation import (
+    check_array,
+    check_bool,
+    check_nonnegative_int,
+    check_positive_int,
+    check_real,
+    check_same_length,
+    check_seed,
+)
+from companion.noise import check_batch_sizes, powers_of_two
+
+
+@dataclass(frozen=True)
+class FrontierFit:
+    """The fitted steps/examples hyperbola ``(S/S_min − 1)(E/E_min − 1) = 1``.
+
+    Attributes:
+        s_min: Fewest steps (the large-batch limit).
+        e_min: Fewest examples (the small-batch limit).
+        b_crit: Critical batch size ``E_min / S_min``.
+        rms_log_residual: Root-mean-square of ``log S_i − log Ŝ(B_i)`` over the points (0 for
+            a perfect fit; 0.05 means the points sit about 5 % off the curve).
+        n_points: Number of points used.
+    """
+
+    s_min: float
+    e_min: float
+    b_crit: float
+    rms_log_residual: float
+    n_points: int
+
+    def steps(self, batch_size: Any) -> np.ndarray:
+        """Predicted steps ``S(B) = S_min + E_min / B``.
+
+        >>> FrontierFit(100.0, 1000.0, 10.0, 0.0, 3).steps([10, 1000])
+        array([200., 101.])
+        """
+        b = np.asarray(batch_size, dtype=float)
+        return self.s_min + self.e_min / b
+
+    def examples(self, batch_size: Any) -> np.ndarray:
+        """Predicted examples ``E(B) = B · S(B) = E_min + S_min · B``.
+
+        >>> FrontierFit(100.0, 1000.0, 10.0, 0.0, 3).examples([10])
+        array([2000.])
+        """
+        b = np.asarray(batch_size, dtype=float)
+        return b * self.steps(b)
+
+    def curve(self, b_low: float, b_high: float, n: int = 200) -> tuple[np.ndarray, np.ndarray]:
+        """Points ``(E, S)`` along the hyperbola for ``B`` log-spaced in ``[b_low, b_high]``.
+
+        >>> e, s = FrontierFit(100.0, 1000.0, 10.0, 0.0, 3).curve(1, 100, n=3)
+        >>> s.tolist(), e.tolist()
+        ([1100.0, 200.0, 110.0], [1100.0, 2000.0, 11000.0])
+        """
+        lo = check_real(b_low, "b_low", low=0.0, low_inclusive=False)
+        hi = check_real(b_high, "b_high", low=lo)
+        b = np.geomspace(lo, hi, check_positive_int(n, "n"))
+        return self.examples(b), self.steps(b)
+
+
+def fit_frontier(
+    steps: Any, examples: Any, *, max_iter: int = 200, tol: float = 1e-12
+) -> FrontierFit:
+    """Fit ``(S/S_min − 1)(E/E_min − 1) = 1`` to measured (steps, examples) pairs.
+
+    With ``B = E/S`` the hyperbola is ``S(B) = S_min + E_min/B``. The fit minimises the
+    squared **log** residuals ``Σ_i (log S_i − log(S_min + E_min/B_i))²`` over
+    ``(log S_min, log E_min)`` (so both stay positive) by Levenberg–Marquardt, started from
+    the linear least-squares solution with relative weights. Because ``E = B·S``, the log
+    residual of ``S`` equals that of ``E``: the fit treats both axes alike and every batch
+    size counts the same whether it needs 10 or 10⁵ steps. Points that never reached the
+    target (``inf`` or ``nan``) are ignored.
+
+    Args:
+        steps: Steps to target ``S_i`` (positive), one per batch size.
+        examples: Examples to target ``E_i = B_i·S_i``, same length.
+        max_iter: Maximum Levenberg–Marquardt iterations.
+        tol: Stop when the parameters move less than this (in log units).
+
+    Returns:
+        A :class:`FrontierFit`.
+
+    Raises:
+        ValueError: Fewer than two usable points or fewer than two distinct batch sizes.
+
+    >>> b = np.array([1, 4, 16, 64, 256])
+    >>> s = 50 * (1 + 20 / b)  # S_min = 50, B_crit = 20
+    >>> fit = fit_frontier(s, b * s)
+    >>> round(fit.b_crit, 6), round(fit.s_min, 6)
+    (20.0, 50.0)
+    """
+    s = np.ravel(check_array(steps, "steps", ndim=(0, 1), dtype_kind="f", allow_nan=True))
+    e = np.ravel(check_array(examples, "examples", ndim=(0, 1), dtype_kind="f", allow_nan=True))
+    check_same_length(s, e, "steps", "examples")
+    iters = check_positive_int(max_iter, "max_iter")
+    tolerance = check_real(tol, "tol", low=0.0, low_inclusive=False)
+    ok = np.isfinite(s) & np.isfinite(e)
+    if ((s[ok] <= 0) | (e[ok] <= 0)).any():
+        raise ValueError("steps and examples must be > 0 (or inf/nan for 'not reached')")
+    s, e = s[ok].astype(float), e[ok].astype(float)
+    b = e / s
+    if s.size < 2 or np.unique(np.round(b, 9)).size < 2:
+        raise ValueError(
+            "fit_frontier needs at least two finite points with different batch sizes E/S; "
+            f"got {s.size} finite point(s)"
+        )
+    # Start: S_i ≈ a + c/B_i by least squares on the relative errors (divide rows by S_i).
+    design = np.column_stack([np.ones_like(b), 1.0 / b]) / s[:, None]
+    (a, c), *_ = np.linalg.lstsq(design, np.ones_like(s), rcond=None)
+    a = a if a > 0 else 0.5 * s.min()
+    c = c if c > 0 else 0.5 * float(np.min(e))
+    params = np.log([a, c])
+    log_s = np.log(s)
+
+    def residuals(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        model = np.exp(p[0]) + np.exp(p[1]) / b
+        w = np.exp(p[0]) / model
+        jac = -np.column_stack([w, 1.0 - w])  # d(log S_i − log model_i)/d(log a, log c)
+        return log_s - np.log(model), jac
+
+    damping = 1e-3
+    r, jac = residuals(params)
+    cost = float(r @ r)
+    for _ in range(iters):
+        jtj = jac.T @ jac
+        step = np.linalg.solve(jtj + damping * np.diag(np.diag(jtj) + 1e-12), -jac.T @ r)
+        trial = params + step
+        r_new, jac_new = residuals(trial)
+        cost_new = float(r_new @ r_new)
+        if cost_new <= cost:
+            params, r, jac, cost = trial, r_new, jac_new, cost_new
+            damping = max(damping / 10, 1e-12)
+            if np.max(np.abs(step)) < tolerance:
+                break
+        else:
+            damping *= 10
+            if damping > 1e12:
+                break
+    s_min, e_min = float(np.exp(params[0])), float(np.exp(params[1]))
+    return FrontierFit(
+        s_min=s_min,
+        e_min=e_min,
+        b_crit=e_min / s_min,
+        rms_log_residual=float(np.sqrt(cost / s.size)),
+        n_points=int(s.size),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The experiment
+# --------------------------------------------------------------------------------------------
+
+
+def _check_model(model: Any, name: str = "model") -> None:
+    for attr in ("loss", "loss_and_grad", "params", "param_names", "copy"):
+        if not hasattr(model, attr):
+            raise TypeError(
+                f"{name} must be a companion.models model (with {attr}); "
+                f"got {type(model).__name__}"
+            )
+
+
+def steps_to_loss(
+    model: Any,
+    X: Any,
+    y: Any,
+    batch_size: int,
+    lr: float,
+    target_loss: float,
+    *,
+    max_steps: int = 100_000,
+    seed: int | None = 0,
+    check_every: int | None = None,
+) -> int | None:
+    """Plain SGD from ``model``'s parameters until the full training loss is ``≤ target_loss``.
+
+    Batches come from a shuffled :class:`~companion.batching.BatchPlan` with
+    ``remainder="carry"``, so every step uses exactly ``batch_size`` samples (the leftovers
+    of an epoch start the next one) and ``B = N`` is full-batch gradient descent.
+
+    The full training loss is checked every ``check_every`` steps (default
+    ``max(1, N // (8B))``: about eight checks per epoch, the same number of samples between
+    checks for every ``B``). At the first check at or below the target, the stretch since
+    the previous check is replayed from a saved copy of the parameters with the loss
+    evaluated after every step, and the first step at or below the target within that
+    stretch is returned. So the count is exact to the step whenever the loss, once under
+    the target, is still under it at the next check; a brief dip under the target that has
+    risen again by the next check (small batches are noisy) is not counted. Evaluating the
+    full loss after every step instead (``check_every=1``) makes every dip count but costs
+    a full pass over the data per step.
+
+    A run counts as diverged (and returns ``None``) if a check finds the loss not finite or
+    above the starting loss: a learning rate that first makes things worse is too large,
+    even if the loss later recovers by chance (softmax saturation lets huge steps "succeed"
+    after wild swings). ``model`` itself is not changed.
+
+    Args:
+        model: A :mod:`companion.models` model (its parameters are the starting point).
+        X: Training inputs ``(N, d)``.
+        y: Training targets.
+        batch_size: ``B`` (positive int, at most ``N``).
+        lr: SGD learning rate.
+        target_loss: Stop at the first step whose full training loss is at most this.
+        max_steps: Give up after this many steps.
+        seed: Seed of the batch order.
+        check_every: Steps between full-loss checks (default ``max(1, N // (8B))``).
+
+    Returns:
+        The number of steps, or ``None`` if the target was not reached (or the loss diverged).
+    """
+    _check_model(model)
+    n = len(X)
+    b = int(check_batch_sizes(batch_size, "batch_size", n_samples=n)[0])
+    rate = check_real(lr, "lr", low=0.0, low_inclusive=False)
+    target = check_real(target_loss, "target_loss", low=0.0, low_inclusive=False)
+    cap = check_positive_int(max_steps, "max_steps")
+    every = max(1, n // (8 * b)) if check_every is None else check_positive_int(
+        check_every, "check_every"
+    )
+    from companion.batching import BatchPlan
+
+    m = model.copy()
+    loss0 = float(m.loss(X, y))
+    if loss0 <= target:
+        return 0
+    plan = BatchPlan(n, b, remainder="carry", shuffle=True, seed=check_seed(seed))
+    names = list(m.param_names)
+    stream: list[np.ndarray] = []
+    epoch = 0
+
+    def batch(k: int) -> np.ndarray:
+        nonlocal epoch
+        while len(stream) <= k:
+            stream.extend(plan.epoch(epoch))
+            epoch += 1
+        return stream[k]
+
+    def sgd_step(k: int) -> None:
+        idx = batch(k)
+        _, grads = m.loss_and_grad(X[idx], y[idx])
+        for name in names:
+            m.params[name] -= rate * grads[name]
+
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        return _run_to_target(m, X, y, target, loss0, cap, every, names, sgd_step)
+
+
+def _run_to_target(
+    m: Any,
+    X: Any,
+    y: Any,
+    target: float,
+    loss0: float,
+    cap: int,
+    every: int,
+    names: list[str],
+    sgd_step: Callable[[int], None],
+) -> int | None:
+    saved = {name: m.params[name].copy() for name in names}
+    saved_step = 0
+    step = 0
+    while step < cap:
+        stop = min(cap, step + every)
+        for k in range(step, stop):
+            sgd_step(k)
+        step = stop
+        loss = float(m.loss(X, y))
+        if not np.isfinite(loss) or loss > loss0:
+            return None
+        if loss <= target:
+            if stop - saved_step == 1:
+                return step
+            for name in names:  # replay the last stretch one step at a time
+                m.params[name][...] = saved[name]
+            for k in range(saved_step, stop):
+                sgd_step(k)
+                if float(m.loss(X, y)) <= target:
+                    return k + 1
+            return step  # unreachable in exact arithmetic; kept for safety
+        saved = {name: m.params[name].copy() for name in names}
+        saved_step = step
+    return None
+
+
+@dataclass(frozen=True)
+class CriticalBatchResult:
+    """Steps and examples to a target loss per batch size, and the fitted frontier.
+
+    Attributes:
+        batch_sizes: The batch sizes ``B``.
+        lrs: The learning-rate grid.
+        steps_grid: Steps to target, shape ``(len(batch_sizes), len(lrs))``: ``inf`` where
+            the run did not reach the target within its step budget, ``nan`` where the
+            learning rate was not tried (the search walks the grid from the previous batch
+            size's best value and stops in a direction after two learning rates in a row
+            fail to improve).
+        best_lr: The learning rate with the fewest steps for each ``B`` (``nan`` if none
+            reached the target).
+        steps: Fewest steps for each ``B`` (mean over the repeats; ``inf`` if none).
+        examples: ``B · steps``.
+        target_loss: The target training loss.
+        n_samples: ``N``, training rows.
+        fit: The fitted :class:`FrontierFit`.
+        b_simple_start: The exact simple noise scale ``tr Σ / ‖G‖²`` at the starting
+            parameters (``None`` if not computed).
+        b_simple_end: ``B_simple`` where full-batch gradient descent (with its best learning
+            rate) first reaches the target (``None`` if not computed or not reached).
+        seconds: Wall-clock time of the experiment.
+        repeats: Runs averaged per ``(B, lr)``.
+    """
+
+    batch_sizes: np.ndarray
+    lrs: np.ndarray
+    steps_grid: np.ndarray
+    best_lr: np.ndarray
+    steps: np.ndarray
+    examples: np.ndarray
+    target_loss: float
+    n_samples: int
+    fit: FrontierFit
+    b_simple_start: float | None
+    b_simple_end: float | None
+    seconds: float
+    repeats: int = 1
+
+    @property
+    def b_crit(self) -> float:
+        """The measured critical batch size ``E_min / S_min``."""
+        return self.fit.b_crit
+
+    def as_table(self) -> str:
+        """A plain-text table: B, best lr, steps, examples, and the fitted steps.
+
+        Returns:
+            The table as a string.
+        """
+        lines = [
+            f"# target training loss {self.target_loss:g}, N = {self.n_samples}; fit: "
+            f"S_min = {self.fit.s_min:.4g}, E_min = {self.fit.e_min:.4g}, "
+            f"B_crit = E_min/S_min = {self.fit.b_crit:.3g} (rms log residual "
+            f"{self.fit.rms_log_residual:.2f})"
+            + ("" if self.b_simple_start is None else
+               f"; B_simple = {self.b_simple_start:.3g} at the start")
+            + ("" if self.b_simple_end is None else f", {self.b_simple_end:.3g} at the target"),
+            f"{'B':>6}   {'best lr':<8}  {'steps':<8}  {'examples':<9}  {'fit steps':<9}",
+        ]
+        for b, lr, s, e in zip(
+            self.batch_sizes, self.best_lr, self.steps, self.examples, strict=True
+        ):
+            fs = float(self.fit.steps(b))
+            lines.append(f"{int(b):>6}   {lr:<8.3g}  {s:<8.6g}  {e:<9.6g}  {fs:<9.4g}".rstrip())
+        return "\n".join(lines)
+
+
+#: Settings of :func:`critical_batch_experiment` for ``quick=False`` and ``quick=True``.
+DEFAULTS: dict[bool, dict[str, Any]] = {
+    False: {
+        "lrs": tuple(0.025 * 2.0 ** (k / 2) for k in range(23)),
+        "every_other": False,
+        "repeats": 4,
+    },
+    True: {"lrs": tuple(0.025 * 2.0**k for k in range(12)), "every_other": True, "repeats": 1},
+}
+
+
+def _tune(
+    run: Callable[[float, float], float | None], grid: np.ndarray, start: int, cap: int
+) -> np.ndarray:
+    """Steps per learning rate, walking the grid from index ``start`` up, then down.
+
+    Each run is stopped once it needs more steps than the best so far (it cannot win). Once
+    some learning rate has reached the target, a direction is abandoned after two learning
+    rates in a row without improvement; before that the walk goes on (the start may be far
+    from the good range).
+    """
+    out = np.full(grid.size, np.nan)
+    best = float(cap)
+    found = False
+
+    def attempt(j: int) -> bool:
+        nonlocal best, found
+        s = run(float(grid[j]), best)
+        out[j] = np.inf if s is None else s
+        if s is not None and s < best or (s is not None and not found):
+            best, found = s, True
+            return True
+        return False
+
+    attempt(start)
+    for direction in (1, -1):
+        misses, j = 0, start + direction
+        while 0 <= j < grid.size and misses < 2:
+            improved = attempt(j)
+            misses = 0 if improved or not found else misses + 1
+            j += direction
+    return out
+
+
+def critical_batch_experiment(
+    X: Any = None,
+    y: Any = None,
+    *,
+    model: Any = None,
+    batch_sizes: Sequence[int] | None = None,
+    lrs: Sequence[float] | None = None,
+    target_loss: float = 0.2,
+    max_steps: int = 20_000,
+    repeats: int | None = None,
+    quick: bool = False,
+    seed: int = 0,
+    noise_scale: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CriticalBatchResult:
+    """Measure steps and examples to a target loss per batch size; fit the frontier.
+
+    For each ``B`` (largest first) SGD runs from the same starting parameters
+    (:func:`steps_to_loss`) until the full training loss reaches ``target_loss``, for
+    learning rates on a geometric grid: the search starts at the previous batch size's best
+    learning rate, walks outwards, cuts every run off once it needs more steps than the best
+    so far, and gives up a direction after two learning rates in a row that do not improve.
+    The best learning rate is the one with the fewest steps. :func:`fit_frontier` then gives
+    ``S_min``, ``E_min`` and ``B_crit``; for comparison ``B_simple`` is computed exactly at
+    the parameters where full-batch gradient descent reaches the target.
+
+    Args:
+        X: Training inputs; default the training split of
+            :func:`companion.datasets.digits` (with ``y``).
+        y: Training labels.
+        model: Starting model (copied, never changed); default
+            ``SoftmaxRegression(d, n_classes, seed=0)``.
+        batch_sizes: Default: powers of two up to ``N`` and ``N`` itself (every other power
+            with ``quick=True``).
+        lrs: Learning-rate grid; default ``0.025·√2^k`` for ``k = 0…22`` (0.025 to 51.2;
+            with ``quick=True`` ``0.025·2^k`` for ``k = 0…11``).
+        target_loss: Target full training loss.
+        max_steps: Step budget of a single run.
+        repeats: Runs (batch orders ``seed, seed + 1, …``) averaged for every
+            ``(B, lr)``: the first time the loss dips under the target is noisy for small
+            batches, and the mean over a few batch orders is much steadier. Default 4
+            (1 with ``quick=True``).
+        quick: Smaller grids and a single run per point, for tests and notebooks.
+        seed: Seed of the first batch order (every ``(B, lr)`` uses the same orders).
+        noise_scale: Also compute ``B_simple`` (needs ``per_sample_grads``).
+        progress: Called with a short message after each batch size (e.g. ``print``).
+
+    Returns:
+        A :class:`CriticalBatchResult`.
+    """
+    t0 = time.perf_counter()
+    quick = check_bool(quick, "quick")
+    noise_scale = check_bool(noise_scale, "noise_scale")
+    if (X is None) != (y is None):
+        raise ValueError("X and y must be given together (or both left as None for digits)")
+    if X is None:
+        from companion.datasets import digits
+
+        split = digits()
+        X, y = split.X_train, split.y_train
+    X = check_array(X, "X", ndim=2, dtype_kind="f")
+    y = np.asarray(y)
+    check_same_length(X, y, "X", "y")
+    n = len(X)
+    if model is None:
+        from companion.models import SoftmaxRegression
+
+        model = SoftmaxRegression(X.shape[1], int(np.max(y)) + 1, seed=0)
+    _check_model(model)
+    settings = DEFAULTS[quick]
+    if batch_sizes is None:
+        sizes = powers_of_two(n)
+        if settings["every_other"]:
+            sizes = sorted(set(sizes[::2]) | {n})
+        sizes_arr = np.array(sizes, dtype=np.int64)
+    else:
+        sizes_arr = check_batch_sizes(batch_sizes, "batch_sizes", n_samples=n)
+    grid = np.array(
+        [check_real(v, "lrs", low=0.0, low_inclusive=False)
+         for v in (settings["lrs"] if lrs is None else lrs)]
+    )
+    if grid.size == 0:
+        raise ValueError("lrs must hold at least one learning rate; got an empty sequence")
+    grid = np.sort(grid)
+    target = check_real(target_loss, "target_loss", low=0.0, low_inclusive=False)
+    cap = check_positive_int(max_steps, "max_steps")
+    repeats = settings["repeats"] if repeats is None else check_positive_int(repeats, "repeats")
+    base = check_nonnegative_int(seed, "seed")
+
+    table = np.full((sizes_arr.size, grid.size), np.nan)
+    start = grid.size - 1
+    for i in np.argsort(-sizes_arr, kind="stable"):
+        b = int(sizes_arr[i])
+
+        def run(lr: float, budget: float, b: int = b) -> float | None:
+            # Mean over the seeds; stop as soon as that mean cannot come in under budget.
+            total = 0
+            for k in range(repeats):
+                left = int(np.floor(budget * repeats)) - total
+                if left < 1:
+                    return None
+                s = steps_to_loss(
+                    model, X, y, b, lr, target, max_steps=min(cap, left), seed=base + k
+                )
+                if s is None:
+                    return None
+                total += s
+            return total / repeats
+
+        table[i] = _tune(run, grid, start, cap)
+        if np.isfinite(table[i]).any():
+            start = int(np.nanargmin(table[i]))
+        if progress is not None:
+            progress(f"B={b}: {np.nanmin(table[i]):g} steps")
+    filled = np.where(np.isnan(table), np.inf, table)
+    reached = np.isfinite(filled).any(axis=1)
+    best_j = np.argmin(filled, axis=1)
+    best_lr = np.where(reached, grid[best_j], np.nan)
+    steps = np.where(reached, filled[np.arange(sizes_arr.size), best_j], np.inf)
+    examples = sizes_arr * steps
+    fit = fit_frontier(steps, examples)
+    b_start = b_end = None
+    if noise_scale and hasattr(model, "per_sample_grads"):
+        b_start = _noise_scale_after(model, X, y, 0, 0.0)
+        if n in sizes_arr and reached[sizes_arr == n].any():
+            j = int(np.flatnonzero(sizes_arr == n)[0])
+            b_end = _noise_scale_after(model, X, y, int(round(steps[j])), float(best_lr[j]))
+    return CriticalBatchResult(
+        batch_sizes=sizes_arr,
+        lrs=grid,
+        steps_grid=table,
+        best_lr=best_lr,
+        steps=steps,
+        examples=examples,
+        target_loss=target,
+        n_samples=n,
+        fit=fit,
+        b_simple_start=b_start,
+        b_simple_end=b_end,
+        seconds=time.perf_counter() - t0,
+        repeats=repeats,
+    )
+
+
+def _noise_scale_after(model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float) -> float:
+    """``B_simple`` after ``steps`` full-batch gradient-descent steps of size ``lr``."""
+    from companion.noise_scale import simple_noise_scale
+
+    m = model.copy()
+    for _ in range(steps):
+        _, grads = m.loss_and_grad(X, y)
+        for name in m.param_names:
+            m.params[name] -= lr * grads[name]
+    return simple_noise_scale(m.per_sample_grads(X, y))
