@@ -33,6 +33,17 @@ def tracked_notebooks() -> list[Path]:
 NOTEBOOKS = tracked_notebooks()
 
 
+def test_every_book_notebook_is_in_the_table_of_contents() -> None:
+    """A chapter missing from _toc.yml is silently left out of the book (only_build_toc_files)."""
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"file:\s*(\S+)", toc))
+    chapters = [p for p in NOTEBOOKS if p.is_relative_to(ROOT / "book")]
+    assert chapters, "the book has no notebook"
+    missing = [str(p.relative_to(ROOT)) for p in chapters
+               if str(p.relative_to(ROOT).with_suffix("")) not in listed]
+    assert not missing, f"notebooks in book/ but not in _toc.yml: {missing}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_notebook_is_clean(path: Path) -> None:
     nb = json.loads(path.read_text(encoding="utf-8"))
