@@ -1,0 +1,398 @@
+"""Learning rate versus batch size: the scaling rules, and a tuned learning rate per batch size.
+
+Two rules of thumb say how to change the learning rate ``η`` when the batch grows from ``B₀``
+to ``B`` (:func:`scaled_lr`):
+
+* the **linear** rule ``η = η₀ · B/B₀`` (Goyal et al. 2017): ``k`` times the batch, ``k``
+  times the step, so that ``k`` small steps and one large step move about as far;
+* the **square-root** rule ``η = η₀ · √(B/B₀)``: it keeps the variance of an update,
+  ``η² tr Σ / B``, constant.
+
+:func:`lr_sweep` measures what a problem actually wants: for each batch size it trains copies
+of the same starting model for the same number of epochs with learning rates on a grid and
+keeps the one with the lowest training loss. :func:`loglog_slope` then says whether the tuned
+rate grew like ``B`` (slope 1), like ``√B`` (slope ½) or stopped growing (slope 0), and
+:func:`plot_lr_sweep` draws the result next to both rules.
+
+>>> float(scaled_lr(0.1, base_batch=256, batch_size=8192))  # Goyal et al.: 0.1 · kn/256
+3.2
+>>> float(scaled_lr(0.1, base_batch=256, batch_size=1024, rule="sqrt"))
+0.2
+>>> loglog_slope([1, 4, 16], [0.1, 0.4, 1.6])
+1.0
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from companion._validation import (
+    check_array,
+    check_bool,
+    check_choice,
+    check_positive_int,
+    check_real,
+    check_same_length,
+    check_seed,
+)
+from companion.noise import check_batch_sizes
+
+#: The scaling rules understood by :func:`scaled_lr`, with the exponent of ``B/B₀``.
+RULES: dict[str, float] = {"linear": 1.0, "sqrt": 0.5}
+
+
+def scaled_lr(base_lr: float, base_batch: int, batch_size: Any, rule: str = "linear") -> Any:
+    """The learning rate a scaling rule gives for ``batch_size``, from ``base_lr`` at ``base_batch``.
+
+    Args:
+        base_lr: A learning rate that works at ``base_batch`` (> 0).
+        base_batch: The batch size ``B₀`` it was tuned for (a positive int).
+        batch_size: The new batch size ``B`` (a positive int or a sequence of them).
+        rule: ``"linear"`` (``η₀·B/B₀``) or ``"sqrt"`` (``η₀·√(B/B₀)``).
+
+    Returns:
+        A float for a single ``B``, else an array with one rate per ``B``.
+
+    >>> scaled_lr(0.05, base_batch=16, batch_size=[16, 64, 256]).tolist()
+    [0.05, 0.2, 0.8]
+    >>> scaled_lr(0.05, 16, [16, 64, 256], rule="sqrt").tolist()
+    [0.05, 0.1, 0.2]
+    >>> scaled_lr(0.05, 16, 64, rule="cubic")
+    Traceback (most recent call last):
+    ...
+    ValueError: rule must be one of 'linear', 'sqrt'; got 'cubic'
+    """
+    lr = check_real(base_lr, "base_lr", low=0.0, low_inclusive=False)
+    b0 = check_positive_int(base_batch, "base_batch")
+    power = RULES[check_choice(rule, "rule", tuple(RULES))]
+    sizes = check_batch_sizes(batch_size, "batch_size")
+    out = lr * (sizes / b0) ** power
+    if isinstance(batch_size, (Sequence, np.ndarray)):
+        return out
+    return float(out[0])
+
+
+def loglog_slope(x: Any, y: Any) -> float:
+    """Least-squares slope of ``log y`` against ``log x``: the exponent ``p`` in ``y ∝ x^p``.
+
+    Args:
+        x: Positive values, at least two of them distinct.
+        y: Positive values, same length.
+
+    Returns:
+        The slope as a float.
+
+    >>> loglog_slope([1, 4, 16, 64], [3.0, 1.5, 0.75, 0.375])
+    -0.5
+    >>> loglog_slope([1, 2], [1.0, 0.0])
+    Traceback (most recent call last):
+    ...
+    ValueError: x and y must be > 0 (a log-log slope); got 1 value(s) <= 0
+    """
+    xs = check_array(x, "x", ndim=1, dtype_kind="f").astype(np.float64)
+    ys = check_array(y, "y", ndim=1, dtype_kind="f").astype(np.float64)
+    check_same_length(xs, ys, "x", "y")
+    bad = int((xs <= 0).sum() + (ys <= 0).sum())
+    if bad:
+        raise ValueError(f"x and y must be > 0 (a log-log slope); got {bad} value(s) <= 0")
+    if np.unique(xs).size < 2:
+        raise ValueError(f"x must hold at least two distinct values; got {xs.tolist()}")
+    slope = np.polyfit(np.log(xs), np.log(ys), 1)[0]
+    return round(float(slope), 12)
+
+
+@dataclass(frozen=True)
+class LRSweep:
+    """Training loss after a fixed number of epochs, per batch size and learning rate.
+
+    Attributes:
+        batch_sizes: The batch sizes ``B``, increasing.
+        lrs: The learning-rate grid, increasing.
+        loss: Shape ``(len(batch_sizes), len(lrs))``: the training loss of the last epoch as
+            :func:`companion.fit` reports it (the sample-weighted mean of the batch losses
+            seen during that epoch); ``inf`` where training diverged, ``nan`` where the
+            search did not try that learning rate.
+        epochs: Epochs per run (the same for every ``B``: the budget of Goyal et al.).
+        seed: Seed of the batch order (the same for every run).
+    """
+
+    batch_sizes: np.ndarray
+    lrs: np.ndarray
+    loss: np.ndarray
+    epochs: int
+    seed: int | None
+
+    @property
+    def best_index(self) -> np.ndarray:
+        """Index into ``lrs`` of the best learning rate for each ``B`` (-1 if none trained)."""
+        filled = np.where(np.isnan(self.loss), np.inf, self.loss)
+        idx = np.argmin(filled, axis=1)
+        return np.where(np.isfinite(filled.min(axis=1)), idx, -1)
+
+    @property
+    def best_lr(self) -> np.ndarray:
+        """The tuned learning rate for each ``B`` (``nan`` if every run diverged)."""
+        idx = self.best_index
+        return np.where(idx >= 0, self.lrs[np.maximum(idx, 0)], np.nan)
+
+    @property
+    def best_loss(self) -> np.ndarray:
+        """The lowest loss for each ``B`` (``inf`` if every run diverged)."""
+        filled = np.where(np.isnan(self.loss), np.inf, self.loss)
+        return filled.min(axis=1)
+
+    @property
+    def runs(self) -> int:
+        """Number of training runs the search made."""
+        return int((~np.isnan(self.loss)).sum())
+
+    def as_table(self) -> str:
+        """A plain-text table: B, steps per run, tuned lr, its loss, runs tried.
+
+        >>> sweep = LRSweep(np.array([2, 4]), np.array([0.1, 0.2]),
+        ...                 np.array([[0.5, 0.4], [np.nan, 0.3]]), epochs=1, seed=0)
+        >>> print(sweep.as_table())
+        # 1 epochs per run; the loss is the training loss of the last epoch
+             B   tuned lr   loss       runs
+             2   0.2        0.4        2
+             4   0.2        0.3        1
+        """
+        lines = [
+            f"# {self.epochs} epochs per run; the loss is the training loss of the last epoch",
+            f"{'B':>6}   {'tuned lr':<9}  {'loss':<9}  runs",
+        ]
+        for b, lr, loss, row in zip(
+            self.batch_sizes, self.best_lr, self.best_loss, self.loss, strict=True
+        ):
+            tried = int((~np.isnan(row)).sum())
+            lines.append(f"{int(b):>6}   {lr:<9.4g}  {loss:<9.4g}  {tried}")
+        return "\n".join(lines)
+
+
+def _check_model(model: Any) -> None:
+    from companion.models import Model
+
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a companion.models model; got {type(model).__name__}")
+
+
+def _run(model: Any, X: Any, y: Any, batch_size: int, lr: float, epochs: int,
+         seed: int | None) -> float:
+    """Last-epoch training loss of a fresh copy of ``model``; ``inf`` if training diverged."""
+    from companion.optim import SGD
+    from companion.training import fit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # divergence is recorded as inf
+        history = fit(model.copy(), X, y, batch_size=batch_size, epochs=epochs,
+                      optimizer=SGD(lr), seed=seed, progress=False)
+    loss = history.history["loss"][-1] if history.history["loss"] else np.inf
+    if history.stop_reason == "diverged" or not np.isfinite(loss):
+        return float(np.inf)
+    return float(loss)
+
+
+def _walk(run: Any, n_lrs: int, start: int, patience: int) -> np.ndarray:
+    """Losses on the grid, walking up from ``start`` and then down from it.
+
+    A direction stops after ``patience`` learning rates in a row that do not beat the best
+    loss so far (or at the end of the grid).
+    """
+    out = np.full(n_lrs, np.nan)
+    out[start] = run(start)
+    best = out[start]
+    for step in (1, -1):
+        misses, j = 0, start + step
+        while 0 <= j < n_lrs and misses < patience:
+            out[j] = run(j)
+            if out[j] < best:
+                best, misses = out[j], 0
+            else:
+                misses += 1
+            j += step
+    return out
+
+
+def lr_sweep(
+    model: Any,
+    X: Any,
+    y: Any,
+    batch_sizes: Sequence[int],
+    lrs: Sequence[float],
+    *,
+    epochs: int = 3,
+    seed: int | None = 0,
+    start_lr: float | None = None,
+    search: bool = True,
+    patience: int = 2,
+) -> LRSweep:
+    """Tune the SGD learning rate for each batch size on a grid, with a fixed budget of epochs.
+
+    Every run trains a fresh copy of ``model`` (so all start from the same parameters) with
+    :func:`companion.fit` for ``epochs`` epochs, batches drawn with ``seed``, and scores it
+    by the training loss of its last epoch (the number ``fit`` reports); a run that
+    diverges scores ``inf``.
+
+    With ``search=True`` the grid is not run in full: the batch sizes are taken in increasing
+    order, and each search starts at the grid value nearest to what the **linear rule**
+    predicts from the previous batch size's tuned rate (the first starts at ``start_lr``,
+    default the grid's middle), walks up the grid until ``patience`` rates in a row fail to
+    beat the best loss so far, then walks down the same way. On a loss that is U-shaped in
+    ``log η`` this finds the grid's best rate in a handful of runs. ``search=False`` runs
+    every ``(B, η)`` pair.
+
+    Args:
+        model: A :mod:`companion.models` model: the starting point (never changed).
+        X: Training inputs.
+        y: Training targets.
+        batch_sizes: Batch sizes to tune (positive ints; sorted increasingly).
+        lrs: The learning-rate grid (positive; sorted increasingly), e.g. powers of √2.
+        epochs: Epochs per run.
+        seed: Seed of the batch order of every run.
+        start_lr: Where the search for the smallest batch size starts (nearest grid value).
+        search: Walk the grid (True) or run all of it (False).
+        patience: Rates in a row without improvement before a direction is abandoned.
+
+    Returns:
+        An :class:`LRSweep`.
+
+    >>> from companion.datasets import multi_class
+    >>> from companion.models import SoftmaxRegression
+    >>> X, y = multi_class(n=120, n_classes=3, seed=0)
+    >>> sweep = lr_sweep(SoftmaxRegression(2, 3), X, y, [4, 32], [0.01, 0.1, 1.0], epochs=2,
+    ...                  search=False)
+    >>> sweep.loss.shape, sweep.runs
+    ((2, 3), 6)
+    >>> sweep.best_lr.tolist()
+    [1.0, 1.0]
+    """
+    _check_model(model)
+    sizes = np.sort(check_batch_sizes(batch_sizes, "batch_sizes"))
+    grid = np.sort(np.array([check_real(v, "lrs", low=0.0, low_inclusive=False) for v in lrs]))
+    if grid.size == 0:
+        raise ValueError("lrs must hold at least one learning rate; got an empty sequence")
+    n_epochs = check_positive_int(epochs, "epochs")
+    seed = check_seed(seed)
+    search = check_bool(search, "search")
+    wait = check_positive_int(patience, "patience")
+    log_grid = np.log(grid)
+    if start_lr is None:
+        start = grid.size // 2
+    else:
+        first = check_real(start_lr, "start_lr", low=0.0, low_inclusive=False)
+        start = int(np.argmin(np.abs(log_grid - np.log(first))))
+    table = np.full((sizes.size, grid.size), np.nan)
+    for i, b in enumerate(sizes):
+
+        def run(j: int, b: int = int(b)) -> float:
+            return _run(model, X, y, b, float(grid[j]), n_epochs, seed)
+
+        if not search:
+            table[i] = [run(j) for j in range(grid.size)]
+            continue
+        if i > 0:
+            prev = LRSweep(sizes[:i], grid, table[:i], n_epochs, seed).best_lr[-1]
+            if np.isfinite(prev):
+                guess = np.log(prev * b / sizes[i - 1])
+                start = int(np.argmin(np.abs(log_grid - guess)))
+        table[i] = _walk(run, grid.size, start, wait)
+    return LRSweep(sizes, grid, table, n_epochs, seed)
+
+
+def plot_lr_sweep(
+    sweep: LRSweep,
+    *,
+    reference: int = 0,
+    fit_up_to: int | None = None,
+    limits: Mapping[str, float] | None = None,
+) -> Figure:
+    """Left: loss against learning rate, one curve per ``B``. Right: tuned rate against ``B``.
+
+    The right panel is log–log, with the linear rule (slope 1) and the square-root rule
+    (slope ½) drawn through the tuned rate of ``batch_sizes[reference]``; with
+    ``fit_up_to`` it also draws the least-squares line through the tuned rates of the batch
+    sizes up to that value and prints its slope in the legend; ``limits`` adds labelled
+    horizontal lines (e.g. a stability limit ``2/λ_max``).
+
+    Args:
+        sweep: An :class:`LRSweep`.
+        reference: Index of the batch size the rules start from.
+        fit_up_to: Largest batch size included in the fitted line (None: no line).
+        limits: ``{label: learning rate}`` drawn as horizontal lines on the right panel.
+
+    Returns:
+        The figure.
+
+    >>> sweep = LRSweep(np.array([1, 4, 16]), np.array([0.1, 0.2, 0.4, 0.8]),
+    ...                 np.array([[0.5, 0.3, 0.6, np.nan], [0.9, 0.5, 0.2, 0.4],
+    ...                           [np.nan, 0.7, 0.3, 0.2]]), epochs=2, seed=0)
+    >>> fig = plot_lr_sweep(sweep, fit_up_to=16, limits={"2/λ_max": 1.0})
+    >>> [ax.get_xscale() for ax in fig.axes], len(fig.axes[1].lines)
+    (['log', 'log'], 5)
+    """
+    from companion.style import PALETTE, ROLES, color, figure, style
+
+    if not isinstance(sweep, LRSweep):
+        raise TypeError(f"sweep must be an LRSweep (from lr_sweep); got {type(sweep).__name__}")
+    k = sweep.batch_sizes.size
+    if not (isinstance(reference, (int, np.integer)) and not isinstance(reference, bool)
+            and 0 <= reference < k):
+        raise ValueError(f"reference must be an index in [0, {k}); got {reference!r}")
+    b = sweep.batch_sizes.astype(float)
+    best = sweep.best_lr
+    with style():
+        fig = figure(1, 2, width=9.6, height=3.8)
+        ax_l, ax_r = fig.axes
+        for i in range(k):
+            row = sweep.loss[i]
+            tried = ~np.isnan(row)
+            ok = tried & np.isfinite(row)
+            c = color(i)
+            ax_l.plot(sweep.lrs[ok], row[ok], "o-", color=c, markersize=3.5,
+                      label=f"B = {int(b[i])}")
+            if sweep.best_index[i] >= 0:
+                ax_l.plot([best[i]], [sweep.best_loss[i]], marker="*", markersize=11, color=c,
+                          linestyle="none")
+        ax_l.set_xscale("log")
+        ax_l.set_yscale("log")
+        ax_l.set_xlabel("learning rate η")
+        ax_l.set_ylabel(f"training loss, epoch {sweep.epochs}")
+        ax_l.set_title("Loss after the same number of epochs", loc="left")
+        ax_l.legend(fontsize=7.5)
+        ok = np.isfinite(best)
+        bb = np.geomspace(b.min(), b.max(), 100)
+        if np.isfinite(best[reference]):
+            lr0, b0 = best[reference], b[reference]
+            ax_r.plot(bb, lr0 * bb / b0, color=PALETTE["black"], linestyle="--",
+                      linewidth=1.0, label="linear rule η ∝ B")
+            ax_r.plot(bb, lr0 * np.sqrt(bb / b0), color=PALETTE["black"], linestyle=":",
+                      linewidth=1.2, label="square-root rule η ∝ √B")
+        if fit_up_to is not None:
+            sel = ok & (b <= fit_up_to)
+            if sel.sum() >= 2:
+                slope = loglog_slope(b[sel], best[sel])
+                coef = np.polyfit(np.log(b[sel]), np.log(best[sel]), 1)
+                xs = np.geomspace(b[sel].min(), b[sel].max(), 50)
+                ax_r.plot(xs, np.exp(np.polyval(coef, np.log(xs))), color=ROLES["highlight"],
+                          linewidth=1.2, label=f"fit up to B = {fit_up_to}: slope {slope:.2f}")
+        lines = dict(limits or {})
+        for j, (label, value) in enumerate(lines.items()):
+            level = check_real(value, f"limits[{label!r}]", low=0.0, low_inclusive=False)
+            ax_r.axhline(level, color=color(j + 2), linestyle="-.", linewidth=1.0,
+                         label=str(label))
+        ax_r.plot(b[ok], best[ok], "o", color=color(0), markersize=7, label="tuned η")
+        ax_r.set_xscale("log")
+        ax_r.set_yscale("log")
+        shown = np.concatenate([best[ok], [float(v) for v in lines.values()]])
+        ax_r.set_ylim(shown.min() / 3, shown.max() * 3)
+        ax_r.set_xlabel("batch size B")
+        ax_r.set_ylabel("tuned learning rate")
+        ax_r.set_title("Tuned learning rate vs batch size", loc="left")
+        ax_r.legend(fontsize=7.5, loc="lower right")
+    return fig
