@@ -47,7 +47,7 @@ unit: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
-	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests companion book notebooks
+	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests companion benchmarks book notebooks
 
 assignments: $(STAMP)
 	$(PY) -m companion.assignments release
