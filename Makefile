@@ -13,6 +13,10 @@ REQ_HASH  := $(shell cat $(REQ_FILES) | $(PYTHON) -c "import hashlib,sys;print(h
 STAMP     := $(VENV)/.installed-$(REQ_HASH)
 JOBS      ?= 2
 BOOK_FLAGS := -W -n --keep-going
+# One BLAS thread per process: pytest runs two workers on two cores, and oversubscribed
+# OpenBLAS threads made small matrix products tens of times slower.
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
 
 .PHONY: help venv book test lint unit assignments lab bench clean
 

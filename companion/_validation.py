@@ -25,6 +25,8 @@ def _describe(value: Any) -> str:
     """Show a value and, for non-builtin types, its type, for error messages."""
     if isinstance(value, (bool, int, float, str, type(None))):
         return repr(value)
+    if isinstance(value, np.generic):  # show np.True_ as True, np.float64(2.0) as 2.0
+        return f"{value.item()!r} (type {type(value).__name__})"
     return f"{value!r} (type {type(value).__name__})"
 
 
