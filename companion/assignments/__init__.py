@@ -1,0 +1,45 @@
+"""Graded assignments with otter-grader: release, grade at class scale, and check for leaks.
+
+The master notebooks live in ``notebooks/assignments/``, in otter-assign format. Three jobs,
+each also a sub-command of ``python -m companion.assignments``:
+
+* :func:`release_all` (``release``): ``otter assign`` every master into
+  ``_build/assignments/<name>/{student,autograder}``;
+* :func:`grade` (``grade``): ``otter run`` every submitted notebook, several at a time, with a
+  timeout, into one CSV;
+* :func:`check_leaks` (``check-leaks``): fail if a solution line or hidden test reaches a
+  student notebook or the HTML book, or if a master's markers would let otter leak one.
+
+>>> from companion.assignments import points_table, read_master
+>>> callable(points_table) and callable(read_master)
+True
+"""
+
+from __future__ import annotations
+
+from .grade import GradingRun, Row, SubmissionResult, grade, question_points
+from .leaks import LeakReport, check_leaks, extract_secrets, validate_markers
+from .masters import Master, Question, find_masters, points_table, read_master
+from .release import Release, ReleaseError, autograder_zip, release_all, student_notebook
+
+__all__ = [
+    "GradingRun",
+    "LeakReport",
+    "Master",
+    "Question",
+    "Release",
+    "ReleaseError",
+    "Row",
+    "SubmissionResult",
+    "autograder_zip",
+    "check_leaks",
+    "extract_secrets",
+    "find_masters",
+    "grade",
+    "points_table",
+    "question_points",
+    "read_master",
+    "release_all",
+    "student_notebook",
+    "validate_markers",
+]
