@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 
 import matplotlib
+import numpy as np
+import pytest
 
 matplotlib.use("Agg")
 
@@ -19,3 +21,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "batchwise"))
+
+
+@pytest.fixture(scope="session")
+def digits_train() -> tuple[np.ndarray, np.ndarray]:
+    """The digits training split (inputs, labels) that several test modules measure on."""
+    from companion.datasets import digits
+
+    split = digits()
+    return split.X_train, split.y_train

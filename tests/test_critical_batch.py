@@ -14,7 +14,6 @@ from companion.critical_batch import (
     fit_frontier,
     steps_to_loss,
 )
-from companion.datasets import digits
 from companion.models import LinearRegression, SoftmaxRegression
 
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048])
@@ -81,14 +80,8 @@ def test_fit_rejects_bad_input() -> None:
 # -- the step counter -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray]:
-    split = digits()
-    return split.X_train, split.y_train
-
-
-def test_full_batch_count_equals_plain_gradient_descent(data: tuple) -> None:
-    X, y = data
+def test_full_batch_count_equals_plain_gradient_descent(digits_train: tuple) -> None:
+    X, y = digits_train
     model = SoftmaxRegression(64, 10, seed=0)
     before = model.get_flat()
     s = steps_to_loss(model, X, y, len(X), 0.5, 0.6, max_steps=1000)
@@ -103,10 +96,10 @@ def test_full_batch_count_equals_plain_gradient_descent(data: tuple) -> None:
     assert s == k
 
 
-def test_replay_makes_the_count_exact(data: tuple) -> None:
+def test_replay_makes_the_count_exact(digits_train: tuple) -> None:
     # While the loss falls steadily (B=128, moderate lr), checking it after every step or
     # only every 7 or 10 steps (then replaying the last stretch) gives the same count.
-    X, y = data
+    X, y = digits_train
     model = SoftmaxRegression(64, 10, seed=0)
     every_step = steps_to_loss(model, X, y, 128, 0.5, 0.5, check_every=1, seed=3)
     assert every_step is not None and every_step > 10
@@ -114,12 +107,12 @@ def test_replay_makes_the_count_exact(data: tuple) -> None:
         assert steps_to_loss(model, X, y, 128, 0.5, 0.5, check_every=k, seed=3) == every_step
 
 
-def test_sparse_checks_follow_their_documented_rule(data: tuple) -> None:
+def test_sparse_checks_follow_their_documented_rule(digits_train: tuple) -> None:
     # With B=8 the loss dips under the target and rises again before it stays under. Rebuild
     # the loss after every step by hand and check both definitions against it.
     from companion.batching import BatchPlan
 
-    X, y = data
+    X, y = digits_train
     model = SoftmaxRegression(64, 10, seed=0)
     target, k = 0.5, 5
     plan = BatchPlan(len(X), 8, remainder="carry", shuffle=True, seed=3)
@@ -142,8 +135,8 @@ def test_sparse_checks_follow_their_documented_rule(data: tuple) -> None:
     assert every < sparse  # the first dip was brief: it had risen again by the next check
 
 
-def test_counter_reports_divergence_and_budget(data: tuple) -> None:
-    X, y = data
+def test_counter_reports_divergence_and_budget(digits_train: tuple) -> None:
+    X, y = digits_train
     model = SoftmaxRegression(64, 10, seed=0)
     assert steps_to_loss(model, X, y, 32, 1e-4, 0.3, max_steps=50) is None  # too slow
     assert steps_to_loss(model, X, y, 32, 500.0, 0.3, max_steps=500) is None  # blows up
@@ -183,8 +176,8 @@ def test_quick_experiment_on_digits(quick_result: CriticalBatchResult) -> None:
     assert len(lines) == 2 + 7 and "B_crit = E_min/S_min" in lines[0]
 
 
-def test_experiment_accepts_a_model_and_grids(data: tuple) -> None:
-    X, y = data
+def test_experiment_accepts_a_model_and_grids(digits_train: tuple) -> None:
+    X, y = digits_train
     onehot = np.eye(10)[y]
     res = critical_batch_experiment(
         X, onehot, model=LinearRegression(64, 10, seed=0), batch_sizes=[16, 128, 1347],
@@ -195,8 +188,8 @@ def test_experiment_accepts_a_model_and_grids(data: tuple) -> None:
     assert np.all(np.isfinite(res.steps)) and np.all(np.diff(res.steps) < 0)
 
 
-def test_experiment_rejects_bad_arguments(data: tuple) -> None:
-    X, y = data
+def test_experiment_rejects_bad_arguments(digits_train: tuple) -> None:
+    X, y = digits_train
     with pytest.raises(ValueError, match="X and y must be given together"):
         critical_batch_experiment(X)
     with pytest.raises(ValueError, match=r"batch_sizes\[0\] must be at most n_samples=1347"):

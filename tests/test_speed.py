@@ -7,7 +7,6 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from companion.datasets import digits
 from companion.models import MLP, SoftmaxRegression
 from companion.speed import (
     SpeedResult,
@@ -18,14 +17,8 @@ from companion.speed import (
 )
 
 
-@pytest.fixture(scope="module")
-def data() -> tuple[np.ndarray, np.ndarray]:
-    split = digits()
-    return split.X_train, split.y_train
-
-
-def test_result_structure(data: tuple) -> None:
-    X, y = data
+def test_result_structure(digits_train: tuple) -> None:
+    X, y = digits_train
     model = SoftmaxRegression(64, 10, seed=0)
     before = model.get_flat()
     res = measure_speed(model, X, y, [1, 16, 1024, 4096], repeats=2, min_time=1e-4)
@@ -40,8 +33,8 @@ def test_result_structure(data: tuple) -> None:
     assert len(lines) == 2 + 4 and lines[1].split()[0] == "B"
 
 
-def test_peak_memory_grows_with_the_batch(data: tuple) -> None:
-    X, y = data
+def test_peak_memory_grows_with_the_batch(digits_train: tuple) -> None:
+    X, y = digits_train
     model = MLP([64, 128, 10], seed=0)
     m16, m1024, m4096 = (peak_memory(model, X, y, b) for b in (16, 1024, 4096))
     # The hidden activations alone take B·128·8 bytes: 1 MiB more at B=1024 than at 16.
@@ -49,8 +42,8 @@ def test_peak_memory_grows_with_the_batch(data: tuple) -> None:
     assert m4096 > 3 * m1024 > 0  # close to linear growth
 
 
-def test_memory_is_measured_in_quick_mode_too(data: tuple) -> None:
-    X, y = data
+def test_memory_is_measured_in_quick_mode_too(digits_train: tuple) -> None:
+    X, y = digits_train
     res = measure_speed(SoftmaxRegression(64, 10), X, y, quick=True)
     assert res.batch_sizes.tolist() == [1, 16, 128, 1024]
     assert res.peak_bytes[-1] > res.peak_bytes[1] > 0
@@ -59,8 +52,8 @@ def test_memory_is_measured_in_quick_mode_too(data: tuple) -> None:
     assert no_mem.peak_bytes.tolist() == [0, 0]
 
 
-def test_tracemalloc_state_is_restored(data: tuple) -> None:
-    X, y = data
+def test_tracemalloc_state_is_restored(digits_train: tuple) -> None:
+    X, y = digits_train
     model = SoftmaxRegression(64, 10)
     assert not tracemalloc.is_tracing()
     peak_memory(model, X, y, 8)
@@ -82,8 +75,8 @@ def test_batch_rows_repeats_the_data() -> None:
         batch_rows(X, np.arange(3), 2)
 
 
-def test_bad_arguments(data: tuple) -> None:
-    X, y = data
+def test_bad_arguments(digits_train: tuple) -> None:
+    X, y = digits_train
     model = SoftmaxRegression(64, 10)
     with pytest.raises(TypeError, match="model must have a loss_and_grad"):
         measure_speed(object(), X, y)
