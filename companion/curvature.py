@@ -23,13 +23,7 @@ from typing import Any
 import numpy as np
 
 from companion._validation import check_array, check_positive_int, check_real, check_seed
-
-
-def _check_model(model: Any) -> None:
-    from companion.models import Model
-
-    if not isinstance(model, Model):
-        raise TypeError(f"model must be a companion.models model; got {type(model).__name__}")
+from companion.models import check_model
 
 
 def _flat_grad(model: Any, X: Any, y: Any) -> np.ndarray:
@@ -62,7 +56,7 @@ def hessian_vector_product(
     >>> hessian_vector_product(m, [[1.0], [3.0]], [0.0, 0.0], [1.0, 0.0]).round(6).tolist()
     [10.0, 4.0]
     """
-    _check_model(model)
+    check_model(model)
     v = check_array(vector, "vector", ndim=1, dtype_kind="f").astype(np.float64)
     if v.shape != (model.n_params,):
         raise ValueError(
@@ -118,7 +112,7 @@ def sharpness(
     >>> bool(abs(sharpness(m, X, np.zeros(50)) - exact) < 1e-6 * exact)
     True
     """
-    _check_model(model)
+    check_model(model)
     iters = check_positive_int(max_iter, "max_iter")
     rel = check_real(tol, "tol", low=0.0, low_inclusive=False)
     rng = np.random.default_rng(check_seed(seed))

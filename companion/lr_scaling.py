@@ -41,6 +41,7 @@ from companion._validation import (
     check_same_length,
     check_seed,
 )
+from companion.models import check_model
 from companion.noise import check_batch_sizes
 
 #: The scaling rules understood by :func:`scaled_lr`, with the exponent of ``B/B₀``.
@@ -175,13 +176,6 @@ class LRSweep:
         return "\n".join(lines)
 
 
-def _check_model(model: Any) -> None:
-    from companion.models import Model
-
-    if not isinstance(model, Model):
-        raise TypeError(f"model must be a companion.models model; got {type(model).__name__}")
-
-
 def _run(model: Any, X: Any, y: Any, batch_size: int, lr: float, epochs: int,
          seed: int | None) -> float:
     """Last-epoch training loss of a fresh copy of ``model``; ``inf`` if training diverged."""
@@ -272,7 +266,7 @@ def lr_sweep(
     >>> sweep.best_lr.tolist()
     [1.0, 1.0]
     """
-    _check_model(model)
+    check_model(model)
     sizes = np.sort(check_batch_sizes(batch_sizes, "batch_sizes"))
     grid = np.sort(np.array([check_real(v, "lrs", low=0.0, low_inclusive=False) for v in lrs]))
     if grid.size == 0:

@@ -636,3 +636,18 @@ class MLP(_Classifier):
             f"MLP(sizes={list(self.sizes)}, activation={self.activation!r}, "
             f"dtype={self.dtype}, n_params={self.n_params})"
         )
+
+
+def check_model(model: Any, name: str = "model") -> Model:
+    """Return ``model`` if it is one of this module's models, else raise ``TypeError``.
+
+    >>> check_model(SoftmaxRegression(4, 3)).n_params
+    15
+    >>> check_model("net")
+    Traceback (most recent call last):
+    ...
+    TypeError: model must be a companion.models model; got str
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"{name} must be a companion.models model; got {type(model).__name__}")
+    return model

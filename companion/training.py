@@ -22,7 +22,7 @@ from companion._validation import check_bool, check_positive_int
 from companion.batching import BatchPlan
 from companion.callbacks import Callback
 from companion.history import History
-from companion.models import Model
+from companion.models import Model, check_model
 from companion.optim import SGD
 
 _REFRESH_SECONDS = 0.25  # the progress bar is redrawn at most 4 times a second
@@ -133,8 +133,7 @@ def fit(
     >>> h.steps["batch_size"].tolist()  # 5 batches per epoch: 2 + 2 + 1 per update
     [128, 128, 44, 128, 128, 44]
     """
-    if not isinstance(model, Model):
-        raise TypeError(f"model must be a companion.models model; got {type(model).__name__}")
+    check_model(model)
     Xc, yc = model._check_Xy(X, y)
     val = _check_validation(model, validation_data)
     n_epochs: int = check_positive_int(epochs, "epochs")  # type: ignore[assignment]
