@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from companion._validation import check_bool, check_choice, check_positive_int
+from companion._validation import check_bool, check_choice, check_positive_int, check_real
 from companion.style import PALETTE, ROLES, color, figure, style
 
 # ---------------------------------------------------------------------------------------------
@@ -542,6 +542,105 @@ def plot_steps_vs_batch(result: Any, *, ax: Axes | None = None) -> Figure:
         ax.set_ylabel("steps to reach the target")
         ax.set_title("Perfect scaling, diminishing returns, no benefit", loc="left")
         ax.legend()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# learning rate and batch size
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_lr_sweep(
+    sweep: Any,
+    *,
+    reference: int = 0,
+    fit_up_to: int | None = None,
+    limits: Mapping[str, float] | None = None,
+) -> Figure:
+    """Left: loss against learning rate, one curve per ``B``. Right: tuned rate against ``B``.
+
+    The right panel is log–log, with the linear rule (slope 1) and the square-root rule
+    (slope ½) drawn through the tuned rate of ``batch_sizes[reference]``; with
+    ``fit_up_to`` it also draws the least-squares line through the tuned rates of the batch
+    sizes up to that value and prints its slope in the legend; ``limits`` adds labelled
+    horizontal lines (e.g. a stability limit ``2/λ_max``).
+
+    Args:
+        sweep: A :class:`companion.lr_scaling.LRSweep`.
+        reference: Index of the batch size the rules start from.
+        fit_up_to: Largest batch size included in the fitted line (None: no line).
+        limits: ``{label: learning rate}`` drawn as horizontal lines on the right panel.
+
+    Returns:
+        The figure.
+
+    >>> from companion.lr_scaling import LRSweep
+    >>> sweep = LRSweep(np.array([1, 4, 16]), np.array([0.1, 0.2, 0.4, 0.8]),
+    ...                 np.array([[0.5, 0.3, 0.6, np.nan], [0.9, 0.5, 0.2, 0.4],
+    ...                           [np.nan, 0.7, 0.3, 0.2]]), epochs=2, seed=0)
+    >>> fig = plot_lr_sweep(sweep, fit_up_to=16, limits={"2/λ_max": 1.0})
+    >>> [ax.get_xscale() for ax in fig.axes], len(fig.axes[1].lines)
+    (['log', 'log'], 5)
+    """
+    from companion.lr_scaling import LRSweep, loglog_slope
+
+    if not isinstance(sweep, LRSweep):
+        raise TypeError(f"sweep must be an LRSweep (from lr_sweep); got {type(sweep).__name__}")
+    k = sweep.batch_sizes.size
+    if not (isinstance(reference, (int, np.integer)) and not isinstance(reference, bool)
+            and 0 <= reference < k):
+        raise ValueError(f"reference must be an index in [0, {k}); got {reference!r}")
+    b = sweep.batch_sizes.astype(float)
+    best = sweep.best_lr
+    with style():
+        fig = figure(1, 2, width=9.6, height=3.8)
+        ax_l, ax_r = fig.axes
+        for i in range(k):
+            row = sweep.loss[i]
+            tried = ~np.isnan(row)
+            ok = tried & np.isfinite(row)
+            c = color(i)
+            ax_l.plot(sweep.lrs[ok], row[ok], "o-", color=c, markersize=3.5,
+                      label=f"B = {int(b[i])}")
+            if sweep.best_index[i] >= 0:
+                ax_l.plot([best[i]], [sweep.best_loss[i]], marker="*", markersize=11, color=c,
+                          linestyle="none")
+        ax_l.set_xscale("log")
+        ax_l.set_yscale("log")
+        ax_l.set_xlabel("learning rate η")
+        ax_l.set_ylabel(f"training loss, epoch {sweep.epochs}")
+        ax_l.set_title("Loss after the same number of epochs", loc="left")
+        ax_l.legend(fontsize=7.5)
+        ok = np.isfinite(best)
+        bb = np.geomspace(b.min(), b.max(), 100)
+        if np.isfinite(best[reference]):
+            lr0, b0 = best[reference], b[reference]
+            ax_r.plot(bb, lr0 * bb / b0, color=PALETTE["black"], linestyle="--",
+                      linewidth=1.0, label="linear rule η ∝ B")
+            ax_r.plot(bb, lr0 * np.sqrt(bb / b0), color=PALETTE["black"], linestyle=":",
+                      linewidth=1.2, label="square-root rule η ∝ √B")
+        if fit_up_to is not None:
+            sel = ok & (b <= fit_up_to)
+            if sel.sum() >= 2:
+                slope = loglog_slope(b[sel], best[sel])
+                coef = np.polyfit(np.log(b[sel]), np.log(best[sel]), 1)
+                xs = np.geomspace(b[sel].min(), b[sel].max(), 50)
+                ax_r.plot(xs, np.exp(np.polyval(coef, np.log(xs))), color=ROLES["highlight"],
+                          linewidth=1.2, label=f"fit up to B = {fit_up_to}: slope {slope:.2f}")
+        lines = dict(limits or {})
+        for j, (label, value) in enumerate(lines.items()):
+            level = check_real(value, f"limits[{label!r}]", low=0.0, low_inclusive=False)
+            ax_r.axhline(level, color=color(j + 2), linestyle="-.", linewidth=1.0,
+                         label=str(label))
+        ax_r.plot(b[ok], best[ok], "o", color=color(0), markersize=7, label="tuned η")
+        ax_r.set_xscale("log")
+        ax_r.set_yscale("log")
+        shown = np.concatenate([best[ok], [float(v) for v in lines.values()]])
+        ax_r.set_ylim(shown.min() / 3, shown.max() * 3)
+        ax_r.set_xlabel("batch size B")
+        ax_r.set_ylabel("tuned learning rate")
+        ax_r.set_title("Tuned learning rate vs batch size", loc="left")
+        ax_r.legend(fontsize=7.5, loc="lower right")
     return fig
 
 

@@ -16,10 +16,10 @@ from companion.lr_scaling import (
     _walk,
     loglog_slope,
     lr_sweep,
-    plot_lr_sweep,
     scaled_lr,
 )
 from companion.models import LinearRegression, SoftmaxRegression
+from companion.plots import plot_lr_sweep
 
 # --------------------------------------------------------------------------------------------
 # scaled_lr and loglog_slope
