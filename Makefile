@@ -46,15 +46,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/pytest -n $(JOBS) --dist loadfile tests companion
+	$(BIN)/pytest -n $(JOBS) --dist loadfile tests companion batchwise_instructor
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
-	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests companion benchmarks book notebooks
+	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests companion batchwise_instructor benchmarks book notebooks
 
 assignments: $(STAMP)
-	$(PY) -m companion.assignments release
+	$(PY) -m batchwise_instructor release
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab

@@ -19,8 +19,8 @@ import time
 import numpy as np
 
 from companion import SGD, fit
-from companion.datasets import digits
-from companion.models import MLP
+from companion.core.datasets import digits
+from companion.core.models import MLP
 
 BATCH_SIZES = (1, 8, 32, 128, 512, 1797)
 LR = 0.05

@@ -1,6 +1,6 @@
 """Measurement layer: gradient noise on digits, B_simple, the critical batch size, the NQM.
 
-Everything on scikit-learn's digits (training split of ``companion.datasets.digits()``, N =
+Everything on scikit-learn's digits (training split of ``companion.core.datasets.digits()``, N =
 1347) with softmax regression at one fixed θ: ``SoftmaxRegression(64, 10, seed=0)`` after one
 epoch of ``companion.fit`` with ``batch_size=32``, ``SGD(0.1)``, ``seed=0``.
 
@@ -28,8 +28,8 @@ import numpy as np
 def fixed_theta_grads() -> tuple[np.ndarray, float]:
     """Per-sample gradients of softmax regression on digits at the fixed θ, and its loss."""
     from companion import SGD, fit
-    from companion.datasets import digits
-    from companion.models import SoftmaxRegression
+    from companion.core.datasets import digits
+    from companion.core.models import SoftmaxRegression
 
     data = digits()
     model = SoftmaxRegression(64, 10, seed=0)
@@ -42,7 +42,7 @@ def fixed_theta_grads() -> tuple[np.ndarray, float]:
 
 def noise_table(g: np.ndarray, n_draws: int) -> str:
     """Markdown table: theory and Monte Carlo, without and with replacement, per B."""
-    from companion.noise import gradient_noise, powers_of_two
+    from companion.measure.noise import gradient_noise, powers_of_two
 
     sizes = powers_of_two(len(g))
     wo = gradient_noise(g, sizes, n_draws, replace=False, seed=0)
@@ -73,7 +73,7 @@ def noise_table(g: np.ndarray, n_draws: int) -> str:
 
 def noise_scale_lines(g: np.ndarray, n_draws: int) -> str:
     """Exact B_simple and the two-batch estimates."""
-    from companion.noise_scale import estimate_noise_scale, simple_noise_scale
+    from companion.measure.noise_scale import estimate_noise_scale, simple_noise_scale
 
     exact = simple_noise_scale(g)
     lines = [f"- exact B_simple = tr Σ / ‖G‖² = {exact:.4g}"]
@@ -86,7 +86,7 @@ def noise_scale_lines(g: np.ndarray, n_draws: int) -> str:
 
 def critical_batch_lines() -> str:
     """Default and quick steps/examples experiments with wall times."""
-    from companion.critical_batch import critical_batch_experiment
+    from companion.measure.critical_batch import critical_batch_experiment
 
     out = []
     for quick in (False, True):
@@ -101,8 +101,8 @@ def critical_batch_lines() -> str:
 
 def nqm_lines() -> str:
     """Default and quick NQM scaling runs with wall times."""
-    from companion.critical_batch import fit_frontier
-    from companion.nqm import make_nqm, nqm_batch_scaling
+    from companion.measure.critical_batch import fit_frontier
+    from companion.measure.nqm import make_nqm, nqm_batch_scaling
 
     q = make_nqm(1000)
     sizes = [2**k for k in range(17)]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from companion.batching import REMAINDERS, BatchPlan
+from companion.core.batching import REMAINDERS, BatchPlan
 
 _POLICIES = {
     "keep": "last batch smaller (Keras fit, PyTorch drop_last=False, tf.data batch())",

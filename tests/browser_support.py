@@ -51,9 +51,9 @@ CHROMIUM_ARGS = [
 KNOWN_TOOLCHAIN_PAGE_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
 
 SOURCE_SUFFIXES = (".ipynb", ".md", ".rst")
-# A notebook "uses companion.widgets" when a code cell imports from or calls into it.
+# A notebook "uses companion.display.widgets" when a code cell imports from or calls into it.
 WIDGETS_USE = re.compile(
-    r"\bcompanion\.widgets\b|\bfrom\s+companion\s+import\s+(?:\([^)]*|[^\n]*)\bwidgets\b"
+    r"\bcompanion\.display\.widgets\b|\bfrom\s+companion\.display\s+import\s+(?:\([^)]*|[^\n]*)\bwidgets\b"
 )
 
 
@@ -155,11 +155,11 @@ def screenshot_names(pages: list[TocPage]) -> dict[str, str]:
 
 
 def uses_widgets(notebook: Path) -> bool:
-    """True when a code cell of ``notebook`` imports or calls something from ``companion.widgets``.
+    """True when a code cell of ``notebook`` imports or calls something from ``companion.display.widgets``.
 
     Example:
         >>> import tempfile
-        >>> cell = {"cell_type": "code", "source": ["from companion.widgets import explorer\\n"]}
+        >>> cell = {"cell_type": "code", "source": ["from companion.display.widgets import explorer\\n"]}
         >>> with tempfile.TemporaryDirectory() as tmp:
         ...     path = Path(tmp) / "n.ipynb"
         ...     _ = path.write_text(json.dumps({"cells": [cell]}))

@@ -26,7 +26,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "batchwise"))
 @pytest.fixture(scope="session")
 def digits_train() -> tuple[np.ndarray, np.ndarray]:
     """The digits training split (inputs, labels) that several test modules measure on."""
-    from companion.datasets import digits
+    from companion.core.datasets import digits
 
     split = digits()
     return split.X_train, split.y_train

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from hypothesis import strategies as st
 
-from companion.batching import REMAINDERS, BatchPlan
+from companion.core.batching import REMAINDERS, BatchPlan
 
 MAX_SAMPLES = 3000
 

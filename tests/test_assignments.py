@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from companion.assignments import (
+from batchwise_instructor import (
     check_leaks,
     extract_secrets,
     find_masters,
@@ -39,10 +39,10 @@ from companion.assignments import (
     release_all,
     validate_markers,
 )
-from companion.assignments._proc import otter_command, run_logged
-from companion.assignments.cli import main
-from companion.assignments.masters import cell_source, load_notebook
-from companion.assignments.release import ReleaseError, autograder_zip, student_notebook
+from batchwise_instructor._proc import otter_command, run_logged
+from batchwise_instructor.cli import main
+from batchwise_instructor.masters import cell_source, load_notebook
+from batchwise_instructor.release import ReleaseError, autograder_zip, student_notebook
 
 # One worker does the whole release-and-grade session; with `pytest -n 2 --dist loadgroup` the
 # other worker keeps running the rest of the suite instead of waiting for it.
@@ -232,7 +232,7 @@ def test_book_points_table_matches_the_masters() -> None:
     assert found, "book/assignments.md lost its points-table markers"
     masters = sorted((read_master(p) for p in find_masters(MASTERS)), key=lambda m: m.title)
     assert found.group(1) == points_table(masters), (
-        "points changed: paste the output of 'python -m companion.assignments points' "
+        "points changed: paste the output of 'python -m batchwise_instructor points' "
         "into book/assignments.md"
     )
     for number, master in enumerate(masters, start=1):  # the overview table above it
@@ -260,7 +260,7 @@ def test_postbuild_releases_student_versions_only() -> None:
     assert os.access(script, os.X_OK)
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text(encoding="utf-8")
-    assert "python -m companion.assignments release" in text
+    assert "python -m batchwise_instructor release" in text
     assert "--student-only" in text
 
 
@@ -412,7 +412,7 @@ def test_grade_validates_its_arguments(artifacts: Path, tmp_path: Path) -> None:
         grade(tmp_path, "counting", release_dir=release, timeout=-1)
     with pytest.raises(TypeError, match="jobs must be a positive int or None; got 2.5"):
         grade(tmp_path, "counting", release_dir=release, jobs=2.5)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="none in .*run 'python -m companion.assignments release'"):
+    with pytest.raises(ValueError, match="none in .*run 'python -m batchwise_instructor release'"):
         grade(tmp_path, "counting", release_dir=tmp_path / "no-release")
 
 
@@ -499,7 +499,7 @@ def test_marker_validation_fails_on_the_broken_master() -> None:
 
 
 def test_ordinary_comments_are_not_taken_for_markers() -> None:
-    from companion.assignments.masters import code_cell, new_notebook, raw_cell
+    from batchwise_instructor.masters import code_cell, new_notebook, raw_cell
 
     nb = new_notebook([
         raw_cell("# BEGIN QUESTION\nname: q1\npoints: 1"), raw_cell("# BEGIN SOLUTION"),
@@ -523,7 +523,7 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0
-    assert "usage: python -m companion.assignments " + command in capsys.readouterr().out
+    assert "usage: python -m batchwise_instructor " + command in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import PlanArgs, batch_plans, epochs, plan_args
 
-from companion.batching import DEFAULT_BATCH_SIZE, REMAINDERS, BatchPlan, describe_sizes
+from companion.core.batching import DEFAULT_BATCH_SIZE, REMAINDERS, BatchPlan, describe_sizes
 
 EXAMPLES = settings(max_examples=120, deadline=None)
 

@@ -9,7 +9,7 @@ Debian's Chromium (driven by Playwright, never Playwright's own download) opens 
 - links only to files and ``#anchors`` that exist,
 - (notebook pages) has Binder and Colab buttons that open this very notebook of the repository
   named in ``_config.yml``,
-- (pages whose notebook uses ``companion.widgets``) shows the static fallback figure,
+- (pages whose notebook uses ``companion.display.widgets``) shows the static fallback figure,
 
 and saves a full-page screenshot to ``_build/screenshots/<name>.png``. The search page must
 find a word the book uses. A synthetic broken page proves the checks can fail.
@@ -108,10 +108,10 @@ def _launch_problems(page: TocPage, links: list[str]) -> list[str]:
 
 
 def _widget_problems(images: list[dict[str, Any]]) -> list[str]:
-    """A page whose notebook uses companion.widgets must show a loaded figure in its article."""
+    """A page whose notebook uses companion.display.widgets must show a loaded figure in its article."""
     if any(i["inArticle"] and i["complete"] and i["width"] > 0 for i in images):
         return []
-    return ["the notebook uses companion.widgets but its article shows no loaded image: "
+    return ["the notebook uses companion.display.widgets but its article shows no loaded image: "
             "the static fallback figure is missing"]
 
 

@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.critical_batch import (
+from companion.core.models import LinearRegression, SoftmaxRegression
+from companion.measure.critical_batch import (
     CriticalBatchResult,
     FrontierFit,
     critical_batch_experiment,
     fit_frontier,
     steps_to_loss,
 )
-from companion.models import LinearRegression, SoftmaxRegression
 
 BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048])
 
@@ -110,7 +110,7 @@ def test_replay_makes_the_count_exact(digits_train: tuple) -> None:
 def test_sparse_checks_follow_their_documented_rule(digits_train: tuple) -> None:
     # With B=8 the loss dips under the target and rises again before it stays under. Rebuild
     # the loss after every step by hand and check both definitions against it.
-    from companion.batching import BatchPlan
+    from companion.core.batching import BatchPlan
 
     X, y = digits_train
     model = SoftmaxRegression(64, 10, seed=0)
@@ -143,7 +143,7 @@ def test_counter_reports_divergence_and_budget(digits_train: tuple) -> None:
     assert steps_to_loss(model, X, y, 32, 0.1, 10.0) == 0  # already below the target
     with pytest.raises(ValueError, match="at most n_samples=1347"):
         steps_to_loss(model, X, y, 2000, 0.1, 0.3)
-    with pytest.raises(TypeError, match="model must be a companion.models model"):
+    with pytest.raises(TypeError, match="model must be a companion.core.models model"):
         steps_to_loss(object(), X, y, 8, 0.1, 0.3)
 
 

@@ -1,4 +1,4 @@
-"""Tests of companion.curvature: Hessian-vector products and the sharpness λ_max.
+"""Tests of companion.measure.curvature: Hessian-vector products and the sharpness λ_max.
 
 Both are checked against Hessians written out analytically, in float64: for linear
 regression (loss mean((Wx + b − y)²)) H = (2/N) X̃ᵀX̃ with X̃ = [X, 1], exactly; for softmax
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.curvature import hessian_vector_product, sharpness
-from companion.datasets import linear, multi_class
-from companion.models import LinearRegression, SoftmaxRegression
+from companion.core.datasets import linear, multi_class
+from companion.core.models import LinearRegression, SoftmaxRegression
+from companion.measure.curvature import hessian_vector_product, sharpness
 
 
 def linear_hessian(X: np.ndarray) -> np.ndarray:
@@ -109,7 +109,7 @@ def test_hvp_validation(kwargs: dict, error: type, match: str) -> None:
 
 def test_sharpness_validation() -> None:
     X, y = multi_class(n=20, n_classes=3, seed=0)
-    with pytest.raises(TypeError, match="model must be a companion.models model; got str"):
+    with pytest.raises(TypeError, match="model must be a companion.core.models model; got str"):
         sharpness("model", X, y)
     with pytest.raises(ValueError, match="max_iter must be a positive int; got 0"):
         sharpness(SoftmaxRegression(2, 3), X, y, max_iter=0)

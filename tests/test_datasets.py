@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from companion.datasets import Split, digits, linear, multi_class, two_class
+from companion.core.datasets import Split, digits, linear, multi_class, two_class
 
 
 def test_digits_split_shapes_scale_and_labels() -> None:

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.batching import BatchPlan
-from companion.landscape import (
+from companion.core.batching import BatchPlan
+from companion.measure.landscape import (
     Problem2D,
     descent_path,
     descent_paths,
@@ -16,7 +16,7 @@ from companion.landscape import (
     loss_grid,
     minibatch_gradients,
 )
-from companion.noise import batch_variance, covariance_trace
+from companion.measure.noise import batch_variance, covariance_trace
 
 Z = 5.0  # Monte-Carlo tolerance in standard errors (see tests/test_noise.py)
 

@@ -1,4 +1,4 @@
-"""Tests of companion.lr_scaling: the scaling rules, the log–log slope and the learning-rate sweep."""
+"""Tests of companion.measure.lr_scaling: the scaling rules, the log–log slope and the learning-rate sweep."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion import SGD, fit
-from companion.datasets import linear, multi_class
-from companion.lr_scaling import (
+from companion.core.datasets import linear, multi_class
+from companion.core.models import LinearRegression, SoftmaxRegression
+from companion.display.plots import plot_lr_sweep
+from companion.measure.lr_scaling import (
     LRSweep,
     _walk,
     loglog_slope,
     lr_sweep,
     scaled_lr,
 )
-from companion.models import LinearRegression, SoftmaxRegression
-from companion.plots import plot_lr_sweep
 
 # --------------------------------------------------------------------------------------------
 # scaled_lr and loglog_slope
@@ -171,7 +171,7 @@ def test_sweep_validation(blobs: tuple[np.ndarray, np.ndarray], kwargs: dict, er
 
 def test_sweep_rejects_a_non_model(blobs: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = blobs
-    with pytest.raises(TypeError, match="model must be a companion.models model; got dict"):
+    with pytest.raises(TypeError, match="model must be a companion.core.models model; got dict"):
         lr_sweep({}, X, y, [4], [0.1])
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from companion.models import MLP, LinearRegression, Model, SoftmaxRegression, flatten
+from companion.core.models import MLP, LinearRegression, Model, SoftmaxRegression, flatten
 
 RNG = np.random.default_rng(20240601)
 X = RNG.normal(size=(9, 5))

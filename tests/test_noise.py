@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.datasets import digits
-from companion.models import SoftmaxRegression
-from companion.noise import (
+from companion.core.datasets import digits
+from companion.core.models import SoftmaxRegression
+from companion.core.training import fit
+from companion.measure.noise import (
     GradientNoise,
     batch_variance,
     check_batch_sizes,
@@ -23,7 +24,6 @@ from companion.noise import (
     powers_of_two,
     sample_batch_means,
 )
-from companion.training import fit
 
 # Monte-Carlo tolerance used throughout: an average of R i.i.d. draws has standard error
 # sd/√R, with sd estimated from the same draws; 5 standard errors put the chance of a false
@@ -158,7 +158,7 @@ def test_same_seed_same_result_other_seed_differs() -> None:
 
 
 def test_chunked_draws_agree_with_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
-    import companion.noise as noise
+    import companion.measure.noise as noise
 
     g = random_grads(n=20)
     whole = sample_batch_means(g, 6, n_draws=37, seed=2)

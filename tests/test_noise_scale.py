@@ -7,17 +7,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.datasets import digits
-from companion.models import SoftmaxRegression
-from companion.noise import batch_variance, covariance_trace
-from companion.noise_scale import (
+from companion.core.datasets import digits
+from companion.core.models import SoftmaxRegression
+from companion.core.training import fit
+from companion.measure.noise import batch_variance, covariance_trace
+from companion.measure.noise_scale import (
     NoiseScaleEstimate,
     estimate_noise_scale,
     simple_noise_scale,
     two_batch_estimate,
     variance_factor,
 )
-from companion.training import fit
 
 # Tolerance: the estimate's standard error comes from the draws themselves (delta method
 # for the ratio of the two averages, see NoiseScaleEstimate.b_simple_se); 5 standard errors
@@ -107,7 +107,7 @@ def test_without_replacement_needs_the_correction() -> None:
     exact = simple_noise_scale(g)
     right = estimate_noise_scale(g, 2, 90, n_draws=20000, replace=False, seed=0)
     assert abs(right.b_simple - exact) < Z * right.b_simple_se
-    from companion.noise import sample_batch_means
+    from companion.measure.noise import sample_batch_means
 
     s = (sample_batch_means(g, 2, 20000, replace=False, seed=0) ** 2).sum(axis=1)
     b = (sample_batch_means(g, 90, 20000, replace=False, seed=1) ** 2).sum(axis=1)

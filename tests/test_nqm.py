@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from companion.nqm import (
+from companion.measure.nqm import (
     NoisyQuadratic,
     expected_loss,
     make_nqm,

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from companion.optim import SGD
-from companion.schedules import (
+from companion.core.optim import SGD
+from companion.core.schedules import (
     ConstantLR,
     LinearWarmupLR,
     StepDecayLR,

@@ -12,15 +12,12 @@ from hypothesis import strategies as st
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
-from companion.batching import BatchPlan
-from companion.critical_batch import CriticalBatchResult, fit_frontier
-from companion.datasets import two_class
-from companion.landscape import descent_paths, digits_problem, loss_grid, minibatch_gradients
-from companion.models import SoftmaxRegression
-from companion.noise import gradient_noise
-from companion.nqm import make_nqm, nqm_batch_scaling
-from companion.optim import SGD
-from companion.plots import (
+from companion.core.batching import BatchPlan
+from companion.core.datasets import two_class
+from companion.core.models import SoftmaxRegression
+from companion.core.optim import SGD
+from companion.core.training import fit
+from companion.display.plots import (
     count_polygons,
     plot_epoch_partition,
     plot_frontier,
@@ -31,8 +28,16 @@ from companion.plots import (
     plot_steps_vs_batch,
     plot_variance_vs_batch,
 )
-from companion.speed import measure_speed
-from companion.training import fit
+from companion.measure.critical_batch import CriticalBatchResult, fit_frontier
+from companion.measure.landscape import (
+    descent_paths,
+    digits_problem,
+    loss_grid,
+    minibatch_gradients,
+)
+from companion.measure.noise import gradient_noise
+from companion.measure.nqm import make_nqm, nqm_batch_scaling
+from companion.measure.speed import measure_speed
 from tests.strategies import plan_args
 
 

@@ -7,8 +7,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from companion.models import MLP, SoftmaxRegression
-from companion.speed import (
+from companion.core.models import MLP, SoftmaxRegression
+from companion.measure.speed import (
     SpeedResult,
     batch_rows,
     measure_speed,

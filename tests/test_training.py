@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from companion import SGD, BatchPlan, Callback, EarlyStopping, History, fit
-from companion.datasets import linear, multi_class, two_class
-from companion.models import MLP, LinearRegression, SoftmaxRegression, flatten
-from companion.schedules import step_decay
+from companion.core.datasets import linear, multi_class, two_class
+from companion.core.models import MLP, LinearRegression, SoftmaxRegression, flatten
+from companion.core.schedules import step_decay
 
 X3, Y3 = multi_class(n=1050, n_classes=3, seed=1)
 XV, YV = multi_class(n=120, n_classes=3, seed=2)
@@ -432,7 +432,7 @@ def bad_X() -> np.ndarray:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"model": "mlp"}, TypeError, r"model must be a companion.models model; got str"),
+        ({"model": "mlp"}, TypeError, r"model must be a companion.core.models model; got str"),
         ({"X": bad_X()}, ValueError, r"X must not contain NaN or infinite values; found 1 at row 3"),
         ({"X": X3[:, 0]}, ValueError, r"X must be a 2-D array; got shape \(1050,\)"),
         ({"y": Y3[:-1]}, ValueError, r"X and y must have the same number of samples"),

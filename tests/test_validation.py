@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_bool,
     check_choice,

@@ -6,8 +6,8 @@ import ipywidgets as widgets
 import pytest
 from matplotlib.figure import Figure
 
-from companion.plots import count_polygons
-from companion.widgets import (
+from companion.display.plots import count_polygons
+from companion.display.widgets import (
     epoch_planner,
     epoch_planner_figure,
     gradient_explorer,

@@ -16,7 +16,7 @@ Two checks, both needed:
    answer (``for lr in lrs:``, ``return batches``; in hidden tests everything but the
    assertions, since their set-up code is ordinary library use) are not secrets.
 
->>> from companion.assignments.masters import code_cell, new_notebook, raw_cell
+>>> from batchwise_instructor.masters import code_cell, new_notebook, raw_cell
 >>> nb = new_notebook([
 ...     raw_cell("# BEGIN QUESTION\\nname: q1\\npoints: 1"), raw_cell("# BEGIN SOLUTION"),
 ...     code_cell("# BEGN SOLUTION\\nanswer = 6 * 7\\n# END SOLUTION"),
@@ -469,7 +469,7 @@ def _code_cell(
 def validate_markers(nb: dict[str, Any], master: str | Path = "<notebook>") -> list[MarkerProblem]:
     """Every marker problem in a master notebook dict (empty list when all is well).
 
-    >>> from companion.assignments.masters import code_cell, new_notebook, raw_cell
+    >>> from batchwise_instructor.masters import code_cell, new_notebook, raw_cell
     >>> ok = new_notebook([raw_cell("# BEGIN QUESTION\\nname: q1"), raw_cell("# BEGIN SOLUTION"),
     ...     code_cell("x = 6 * 7  # SOLUTION"), raw_cell("# END SOLUTION"),
     ...     raw_cell("# END QUESTION")])
@@ -527,7 +527,7 @@ def extract_secrets(
     or in ``public`` (e.g. other masters' public parts), comments, trivially short lines and
     generic ones (:func:`is_generic`) are left out: they are not secrets.
 
-    >>> from companion.assignments.masters import code_cell, new_notebook, raw_cell
+    >>> from batchwise_instructor.masters import code_cell, new_notebook, raw_cell
     >>> nb = new_notebook([raw_cell("# BEGIN QUESTION\\nname: q1"), raw_cell("# BEGIN TESTS"),
     ...     code_cell("#  HIDDEN\\nimport math\\nassert   answer == 42"), raw_cell("# END TESTS"),
     ...     raw_cell("# END QUESTION")])
@@ -689,7 +689,7 @@ def check_leaks(
         if not release_dir.is_dir():
             raise ValueError(
                 f"release_dir must be a folder written by 'release'; got {str(release_dir)!r} "
-                "(run: python -m companion.assignments release)"
+                "(run: python -m batchwise_instructor release)"
             )
         for master in masters:
             student_dir = release_dir / master.stem / "student"

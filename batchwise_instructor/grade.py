@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._validation import check_positive_int, check_real
+from companion.core._validation import check_positive_int, check_real
+
 from ._proc import otter_command, run_logged
 from .release import autograder_zip
 
@@ -314,7 +315,7 @@ def grade(
     available = released_assignments(release_dir)
     if assignment not in available:
         shown = ", ".join(repr(a) for a in available) or (
-            f"none in {str(release_dir)!r}: run 'python -m companion.assignments release' first"
+            f"none in {str(release_dir)!r}: run 'python -m batchwise_instructor release' first"
         )
         raise ValueError(f"assignment must be a released assignment ({shown}); got {assignment!r}")
     jobs = check_positive_int(jobs, "jobs", allow_none=True) or (os.cpu_count() or 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_bool,
     check_choice,
     check_nonnegative_int,

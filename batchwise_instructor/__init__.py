@@ -1,7 +1,7 @@
 """Graded assignments with otter-grader: release, grade at class scale, and check for leaks.
 
 The master notebooks live in ``notebooks/assignments/``, in otter-assign format. Three jobs,
-each also a sub-command of ``python -m companion.assignments``:
+each also a sub-command of ``python -m batchwise_instructor``:
 
 * :func:`release_all` (``release``): ``otter assign`` every master into
   ``_build/assignments/<name>/{student,autograder}``;
@@ -10,7 +10,7 @@ each also a sub-command of ``python -m companion.assignments``:
 * :func:`check_leaks` (``check-leaks``): fail if a solution line or hidden test reaches a
   student notebook or the HTML book, or if a master's markers would let otter leak one.
 
->>> from companion.assignments import points_table, read_master
+>>> from batchwise_instructor import points_table, read_master
 >>> callable(points_table) and callable(read_master)
 True
 """

@@ -34,14 +34,19 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_bool,
     check_positive_int,
     check_same_length,
     check_seed,
 )
-from companion.noise import _draw_means, check_batch_sizes, check_per_sample, covariance_trace
+from companion.measure.noise import (
+    _draw_means,
+    check_batch_sizes,
+    check_per_sample,
+    covariance_trace,
+)
 
 
 def simple_noise_scale(per_sample: Any) -> float:

@@ -3,7 +3,7 @@
 A master notebook is an ordinary notebook with otter's raw-cell markers (``# ASSIGNMENT
 CONFIG``, ``# BEGIN QUESTION`` ... ``# END QUESTION`` and so on). This module reads the
 JSON directly (no nbformat import, so it stays fast) and only *reads*: turning a master
-into student and autograder versions is otter's job (see :mod:`companion.assignments.release`).
+into student and autograder versions is otter's job (see :mod:`batchwise_instructor.release`).
 
 >>> nb = new_notebook([raw_cell("# BEGIN QUESTION\\nname: q1\\npoints: 2"),
 ...                    raw_cell("# BEGIN TESTS"), code_cell("assert True"),
@@ -189,7 +189,7 @@ def questions_of(nb: dict[str, Any]) -> tuple[Question, ...]:
     """The questions of a master notebook dict, in notebook order.
 
     Only well-formed ``BEGIN QUESTION`` cells are read; structural problems are reported by
-    :func:`companion.assignments.leaks.validate_markers`, not here.
+    :func:`batchwise_instructor.leaks.validate_markers`, not here.
 
     >>> questions_of(new_notebook([code_cell("x = 1")]))
     ()

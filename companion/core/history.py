@@ -114,7 +114,7 @@ class History:
         epoch: Epoch numbers that have an entry in ``history`` (0-based).
         steps: The :class:`StepLog`, one row per update.
         params: The run's settings (batch_size, epochs, remainder, accumulate, ...).
-        plan: The :class:`~companion.batching.BatchPlan` used.
+        plan: The :class:`~companion.core.batching.BatchPlan` used.
         model: The model trained (updated in place).
         stop_training: Set it to True (e.g. from a callback) to stop after the current step.
         stop_reason: ``"completed"``, ``"early_stopping"``, ``"diverged"`` or

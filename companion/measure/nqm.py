@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_bool,
     check_nonnegative_int,
@@ -42,7 +42,7 @@ from companion._validation import (
     check_real,
     check_seed,
 )
-from companion.noise import check_batch_sizes
+from companion.measure.noise import check_batch_sizes
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 

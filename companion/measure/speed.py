@@ -14,7 +14,7 @@ Times are the best of several repeats measured with ``time.perf_counter`` (the m
 the least disturbed by other processes); memory is the peak traced by ``tracemalloc``, which
 sees every NumPy allocation. Batches larger than the data are made by repeating its rows.
 
->>> from companion.models import SoftmaxRegression
+>>> from companion.core.models import SoftmaxRegression
 >>> X, y = np.random.default_rng(0).random((50, 4)), np.arange(50) % 3
 >>> res = measure_speed(SoftmaxRegression(4, 3), X, y, [1, 64], repeats=2, min_time=1e-4)
 >>> res.batch_sizes.tolist(), bool(res.peak_bytes[1] > res.peak_bytes[0])
@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import check_bool, check_positive_int, check_real
-from companion.noise import check_batch_sizes
+from companion.core._validation import check_bool, check_positive_int, check_real
+from companion.measure.noise import check_batch_sizes
 
 
 def _check_model(model: Any) -> None:
     if not callable(getattr(model, "loss_and_grad", None)):
         raise TypeError(
-            "model must have a loss_and_grad(X, y) method (a companion.models model); "
+            "model must have a loss_and_grad(X, y) method (a companion.core.models model); "
             f"got {type(model).__name__}"
         )
 
@@ -84,7 +84,7 @@ def time_step(
     of the fastest repeat is returned.
 
     Args:
-        model: A :mod:`companion.models` model.
+        model: A :mod:`companion.core.models` model.
         X: Inputs (rows are repeated if fewer than ``batch_size``).
         y: Targets.
         batch_size: Rows per call.
@@ -94,7 +94,7 @@ def time_step(
     Returns:
         Seconds per call.
 
-    >>> from companion.models import LinearRegression
+    >>> from companion.core.models import LinearRegression
     >>> t = time_step(LinearRegression(3), np.ones((4, 3)), np.ones(4), 8, repeats=2,
     ...               min_time=1e-4)
     >>> t > 0
@@ -131,7 +131,7 @@ def peak_memory(model: Any, X: Any, y: Any, batch_size: int) -> int:
     tracing, its state is left as it was.
 
     Args:
-        model: A :mod:`companion.models` model.
+        model: A :mod:`companion.core.models` model.
         X: Inputs.
         y: Targets.
         batch_size: Rows in the batch.
@@ -139,7 +139,7 @@ def peak_memory(model: Any, X: Any, y: Any, batch_size: int) -> int:
     Returns:
         Peak traced bytes above the level at the start of the step.
 
-    >>> from companion.models import LinearRegression
+    >>> from companion.core.models import LinearRegression
     >>> m = LinearRegression(3)
     >>> peak_memory(m, np.ones((4, 3)), np.ones(4), 1000) > peak_memory(m, np.ones((4, 3)),
     ...                                                                 np.ones(4), 10)
@@ -232,7 +232,7 @@ def measure_speed(
     """Time and peak memory of one forward+backward pass of ``model`` for each batch size.
 
     Args:
-        model: A :mod:`companion.models` model (its parameters are not changed).
+        model: A :mod:`companion.core.models` model (its parameters are not changed).
         X: Inputs; rows are repeated for batches larger than the data.
         y: Targets.
         batch_sizes: Default ``1, 2, 4, …, 4096`` (``1, 16, 128, 1024`` with ``quick``).

@@ -1,7 +1,7 @@
 """Hooks into :func:`companion.fit`: a :class:`Callback` base class and :class:`EarlyStopping`.
 
 A callback stops training by setting ``self.history.stop_training = True`` (fit gives
-every callback the run's :class:`~companion.history.History` as ``self.history`` before
+every callback the run's :class:`~companion.core.history.History` as ``self.history`` before
 ``on_train_begin``); it may also explain why in ``self.history.message``.
 
 >>> class StopAfter(Callback):
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import check_bool, check_nonnegative_int, check_real
-from companion.history import History
+from companion.core._validation import check_bool, check_nonnegative_int, check_real
+from companion.core.history import History
 
 
 class Callback:
@@ -39,7 +39,7 @@ class Callback:
     * ``on_train_end(history)`` — once, however training ended.
 
     Attributes:
-        history: The :class:`~companion.history.History` of the current run (set by fit).
+        history: The :class:`~companion.core.history.History` of the current run (set by fit).
 
     >>> Callback().on_epoch_end(0, {"loss": 1.0}) is None
     True

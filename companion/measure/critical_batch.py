@@ -24,7 +24,7 @@ step, see :func:`steps_to_loss`), averaged over a few batch orders; a run whose 
 loss ever rises above its starting value counts as diverged; the best learning rate per
 ``B`` is the one with the fewest steps. On digits the stability limit of the learning rate
 (set by the curvature early in training) caps the large-batch end, much as ``2/h_max`` does
-in :mod:`companion.nqm`, and the small-batch end follows ``E ≈ E_min``: the measured points
+in :mod:`companion.measure.nqm`, and the small-batch end follows ``E ≈ E_min``: the measured points
 lie on the hyperbola within roughly 20 % (the fit's rms log residual is reported).
 
 >>> fit = fit_frontier(steps=[1100, 200, 110], examples=[1100, 2000, 11000])
@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_bool,
     check_nonnegative_int,
@@ -50,7 +50,7 @@ from companion._validation import (
     check_same_length,
     check_seed,
 )
-from companion.noise import check_batch_sizes, powers_of_two
+from companion.measure.noise import check_batch_sizes, powers_of_two
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def _check_model(model: Any, name: str = "model") -> None:
     for attr in ("loss", "loss_and_grad", "params", "param_names", "copy"):
         if not hasattr(model, attr):
             raise TypeError(
-                f"{name} must be a companion.models model (with {attr}); "
+                f"{name} must be a companion.core.models model (with {attr}); "
                 f"got {type(model).__name__}"
             )
 
@@ -219,7 +219,7 @@ def steps_to_loss(
 ) -> int | None:
     """Plain SGD from ``model``'s parameters until the full training loss is ``≤ target_loss``.
 
-    Batches come from a shuffled :class:`~companion.batching.BatchPlan` with
+    Batches come from a shuffled :class:`~companion.core.batching.BatchPlan` with
     ``remainder="carry"``, so every step uses exactly ``batch_size`` samples (the leftovers
     of an epoch start the next one) and ``B = N`` is full-batch gradient descent.
 
@@ -240,7 +240,7 @@ def steps_to_loss(
     after wild swings). ``model`` itself is not changed.
 
     Args:
-        model: A :mod:`companion.models` model (its parameters are the starting point).
+        model: A :mod:`companion.core.models` model (its parameters are the starting point).
         X: Training inputs ``(N, d)``.
         y: Training targets.
         batch_size: ``B`` (positive int, at most ``N``).
@@ -262,7 +262,7 @@ def steps_to_loss(
     every = max(1, n // (8 * b)) if check_every is None else check_positive_int(
         check_every, "check_every"
     )
-    from companion.batching import BatchPlan
+    from companion.core.batching import BatchPlan
 
     m = model.copy()
     loss0 = float(m.loss(X, y))
@@ -469,7 +469,7 @@ def critical_batch_experiment(
 
     Args:
         X: Training inputs; default the training split of
-            :func:`companion.datasets.digits` (with ``y``).
+            :func:`companion.core.datasets.digits` (with ``y``).
         y: Training labels.
         model: Starting model (copied, never changed); default
             ``SoftmaxRegression(d, n_classes, seed=0)``.
@@ -497,7 +497,7 @@ def critical_batch_experiment(
     if (X is None) != (y is None):
         raise ValueError("X and y must be given together (or both left as None for digits)")
     if X is None:
-        from companion.datasets import digits
+        from companion.core.datasets import digits
 
         split = digits()
         X, y = split.X_train, split.y_train
@@ -506,7 +506,7 @@ def critical_batch_experiment(
     check_same_length(X, y, "X", "y")
     n = len(X)
     if model is None:
-        from companion.models import SoftmaxRegression
+        from companion.core.models import SoftmaxRegression
 
         model = SoftmaxRegression(X.shape[1], int(np.max(y)) + 1, seed=0)
     _check_model(model)
@@ -587,7 +587,7 @@ def critical_batch_experiment(
 
 def _noise_scale_after(model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float) -> float:
     """``B_simple`` after ``steps`` full-batch gradient-descent steps of size ``lr``."""
-    from companion.noise_scale import simple_noise_scale
+    from companion.measure.noise_scale import simple_noise_scale
 
     m = model.copy()
     for _ in range(steps):

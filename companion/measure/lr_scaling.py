@@ -12,7 +12,7 @@ to ``B`` (:func:`scaled_lr`):
 of the same starting model for the same number of epochs with learning rates on a grid and
 keeps the one with the lowest training loss. :func:`loglog_slope` then says whether the tuned
 rate grew like ``B`` (slope 1), like ``√B`` (slope ½) or stopped growing (slope 0), and
-:func:`companion.plots.plot_lr_sweep` draws the result next to both rules.
+:func:`companion.display.plots.plot_lr_sweep` draws the result next to both rules.
 
 >>> float(scaled_lr(0.1, base_batch=256, batch_size=8192))  # Goyal et al.: 0.1 · kn/256
 3.2
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_bool,
     check_choice,
@@ -40,8 +40,8 @@ from companion._validation import (
     check_same_length,
     check_seed,
 )
-from companion.models import check_model
-from companion.noise import check_batch_sizes
+from companion.core.models import check_model
+from companion.measure.noise import check_batch_sizes
 
 #: The scaling rules understood by :func:`scaled_lr`, with the exponent of ``B/B₀``.
 RULES: dict[str, float] = {"linear": 1.0, "sqrt": 0.5}
@@ -178,8 +178,8 @@ class LRSweep:
 def _run(model: Any, X: Any, y: Any, batch_size: int, lr: float, epochs: int,
          seed: int | None) -> float:
     """Last-epoch training loss of a fresh copy of ``model``; ``inf`` if training diverged."""
-    from companion.optim import SGD
-    from companion.training import fit
+    from companion.core.optim import SGD
+    from companion.core.training import fit
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # divergence is recorded as inf
@@ -241,7 +241,7 @@ def lr_sweep(
     every ``(B, η)`` pair.
 
     Args:
-        model: A :mod:`companion.models` model: the starting point (never changed).
+        model: A :mod:`companion.core.models` model: the starting point (never changed).
         X: Training inputs.
         y: Training targets.
         batch_sizes: Batch sizes to tune (positive ints; sorted increasingly).
@@ -255,8 +255,8 @@ def lr_sweep(
     Returns:
         An :class:`LRSweep`.
 
-    >>> from companion.datasets import multi_class
-    >>> from companion.models import SoftmaxRegression
+    >>> from companion.core.datasets import multi_class
+    >>> from companion.core.models import SoftmaxRegression
     >>> X, y = multi_class(n=120, n_classes=3, seed=0)
     >>> sweep = lr_sweep(SoftmaxRegression(2, 3), X, y, [4, 32], [0.01, 0.1, 1.0], epochs=2,
     ...                  search=False)

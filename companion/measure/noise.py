@@ -1,7 +1,7 @@
 """How noisy is a mini-batch gradient? Exact formulas and a Monte-Carlo check, at a fixed θ.
 
 Everything here starts from the matrix of per-sample gradients ``g`` (one row per training
-sample, one column per parameter), which every model of :mod:`companion.models` returns from
+sample, one column per parameter), which every model of :mod:`companion.core.models` returns from
 ``per_sample_grads(X, y)``. With ``N`` rows:
 
 * the full-batch gradient is ``G = mean_i g_i``;
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_bool,
     check_positive_int,
@@ -495,7 +495,7 @@ def measure_gradient_noise(
 
     Args:
         model: Any object with ``per_sample_grads(X, y)`` returning an ``(N, P)`` array (the
-            models of :mod:`companion.models`).
+            models of :mod:`companion.core.models`).
         X: Inputs, ``N`` rows.
         y: Targets, ``N`` rows.
         batch_sizes: Batch sizes; default :func:`powers_of_two` of ``N`` (including ``N``).
@@ -515,7 +515,7 @@ def measure_gradient_noise(
     """
     if not callable(getattr(model, "per_sample_grads", None)):
         raise TypeError(
-            "model must have a per_sample_grads(X, y) method (e.g. a companion.models model); "
+            "model must have a per_sample_grads(X, y) method (e.g. a companion.core.models model); "
             f"got {type(model).__name__}"
         )
     g = check_per_sample(model.per_sample_grads(X, y), "model.per_sample_grads(X, y)")

@@ -23,7 +23,7 @@ from typing import Any
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from companion._validation import check_nonnegative_int, check_positive_int
+from companion.core._validation import check_nonnegative_int, check_positive_int
 
 #: Okabe–Ito palette (black first, as in the original), by name.
 PALETTE: dict[str, str] = {

@@ -5,7 +5,7 @@ Three explorers, built with ipywidgets:
 * :func:`epoch_planner` — sliders for ``N`` and ``B``, a remainder-policy dropdown and the
   number of epochs → the partition diagram and the counts (steps, left out, repeated);
 * :func:`gradient_explorer` — a batch-size slider → mini-batch descent directions on the
-  two-weight digits problem of :mod:`companion.landscape`;
+  two-weight digits problem of :mod:`companion.measure.landscape`;
 * :func:`training_explorer` — batch size and learning rate → loss curves of softmax
   regression on digits (the last three runs stay on the plot for comparison).
 
@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from companion._validation import (
+from companion.core._validation import (
     check_bool,
     check_choice,
     check_positive_int,
@@ -76,7 +76,7 @@ def _static(static: Any) -> bool:
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
     """Render a figure to PNG bytes (Agg canvas, no pyplot, nothing global changed).
 
-    >>> from companion.style import figure
+    >>> from companion.display.style import figure
     >>> figure_png(figure())[:4]
     b'\\x89PNG'
     """
@@ -169,18 +169,18 @@ def epoch_planner_figure(
     Args:
         n_samples: ``N``.
         batch_size: ``B``.
-        remainder: A policy of :data:`companion.batching.REMAINDERS`.
+        remainder: A policy of :data:`companion.core.batching.REMAINDERS`.
         epochs: Epochs (rows) to draw.
 
     Returns:
-        The figure of :func:`companion.plots.plot_epoch_partition` (samples in order).
+        The figure of :func:`companion.display.plots.plot_epoch_partition` (samples in order).
 
-    >>> from companion.plots import count_polygons
+    >>> from companion.display.plots import count_polygons
     >>> count_polygons(epoch_planner_figure(1050, 100, "drop", epochs=1), "batch")
     10
     """
-    from companion.batching import BatchPlan
-    from companion.plots import plot_epoch_partition
+    from companion.core.batching import BatchPlan
+    from companion.display.plots import plot_epoch_partition
 
     plan = BatchPlan(n_samples, batch_size, remainder=remainder, shuffle=False)
     return plot_epoch_partition(plan, epochs=epochs)
@@ -213,7 +213,7 @@ def epoch_planner(
     >>> "50 samples not used" in w.summary.value
     True
     """
-    from companion.batching import REMAINDERS, BatchPlan
+    from companion.core.batching import REMAINDERS, BatchPlan
 
     n = check_positive_int(n_samples, "n_samples")
     b = check_positive_int(batch_size, "batch_size")
@@ -239,7 +239,7 @@ def epoch_planner(
             plan = BatchPlan(n_samples, batch_size, remainder=remainder, shuffle=False)
         except ValueError as exc:
             return None, f"<span style='color:#D55E00'>{exc}</span>"
-        from companion.plots import plot_epoch_partition
+        from companion.display.plots import plot_epoch_partition
 
         return plot_epoch_partition(plan, epochs=epochs), _plan_summary(plan, epochs)
 
@@ -263,7 +263,7 @@ def gradient_explorer_figure(
 ) -> Figure:
     """Static picture: descent directions of ``n_draws`` batches of size ``batch_size``.
 
-    Uses :func:`companion.landscape.digits_problem`; the full-batch direction is drawn in
+    Uses :func:`companion.measure.landscape.digits_problem`; the full-batch direction is drawn in
     black for comparison.
 
     Args:
@@ -274,13 +274,13 @@ def gradient_explorer_figure(
         seed: Seed of the draws.
 
     Returns:
-        The figure of :func:`companion.plots.plot_gradient_directions`.
+        The figure of :func:`companion.display.plots.plot_gradient_directions`.
 
     >>> len(gradient_explorer_figure(8, n_draws=10).axes)
     1
     """
-    from companion.landscape import digits_problem, loss_grid, minibatch_gradients
-    from companion.plots import plot_gradient_directions
+    from companion.display.plots import plot_gradient_directions
+    from companion.measure.landscape import digits_problem, loss_grid, minibatch_gradients
 
     problem = digits_problem()
     sample = minibatch_gradients(problem, point, [batch_size], n_draws, replace=replace,
@@ -307,9 +307,9 @@ def gradient_explorer(
     >>> "B = 1" in w.summary.value
     True
     """
-    from companion.landscape import digits_problem, loss_grid, minibatch_gradients
-    from companion.noise import powers_of_two
-    from companion.plots import plot_gradient_directions
+    from companion.display.plots import plot_gradient_directions
+    from companion.measure.landscape import digits_problem, loss_grid, minibatch_gradients
+    from companion.measure.noise import powers_of_two
 
     b = check_positive_int(batch_size, "batch_size")
     r = check_positive_int(n_draws, "n_draws")
@@ -346,10 +346,10 @@ def gradient_explorer(
 
 
 def _train(batch_size: int, lr: float, epochs: int, seed: int | None) -> Any:
-    from companion.datasets import digits
-    from companion.models import SoftmaxRegression
-    from companion.optim import SGD
-    from companion.training import fit
+    from companion.core.datasets import digits
+    from companion.core.models import SoftmaxRegression
+    from companion.core.optim import SGD
+    from companion.core.training import fit
 
     data = digits()
     model = SoftmaxRegression(data.X_train.shape[1], 10, seed=0)
@@ -368,7 +368,7 @@ def training_explorer_figure(
         batch_size: ``B``.
         lr: SGD learning rate.
         epochs: Epochs.
-        x: Horizontal axis, as in :func:`companion.plots.plot_loss_curves`.
+        x: Horizontal axis, as in :func:`companion.display.plots.plot_loss_curves`.
         seed: Seed of the shuffling.
 
     Returns:
@@ -377,7 +377,7 @@ def training_explorer_figure(
     >>> len(training_explorer_figure(256, epochs=1).axes[0].lines)
     2
     """
-    from companion.plots import plot_loss_curves
+    from companion.display.plots import plot_loss_curves
 
     h = _train(check_positive_int(batch_size, "batch_size"),
                check_real(lr, "lr", low=0.0, low_inclusive=False),
@@ -415,8 +415,8 @@ def training_explorer(
     >>> len(w.runs)
     2
     """
-    from companion.noise import powers_of_two
-    from companion.plots import plot_loss_curves
+    from companion.display.plots import plot_loss_curves
+    from companion.measure.noise import powers_of_two
 
     b = check_positive_int(batch_size, "batch_size")
     rate = check_real(lr, "lr", low=0.0, low_inclusive=False)

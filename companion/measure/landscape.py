@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_bool,
     check_positive_int,
@@ -37,7 +37,7 @@ from companion._validation import (
     check_same_length,
     check_seed,
 )
-from companion.noise import _draw_means, check_batch_sizes
+from companion.measure.noise import _draw_means, check_batch_sizes
 
 
 def _check_point(w: Any, name: str = "w") -> np.ndarray:
@@ -350,7 +350,7 @@ def descent_path(
         batch_size: ``B`` (``N`` gives full-batch gradient descent).
         lr: Learning rate.
         epochs: Passes over the data.
-        remainder: Remainder policy of the :class:`~companion.batching.BatchPlan`.
+        remainder: Remainder policy of the :class:`~companion.core.batching.BatchPlan`.
         seed: Seed of the shuffling.
         label: Legend label (default ``"B=<batch_size>"``).
 
@@ -362,7 +362,7 @@ def descent_path(
     >>> path.steps, path.epoch_ends.tolist(), bool(path.losses[-1] < path.losses[0])
     (3, [1, 2, 3], True)
     """
-    from companion.batching import BatchPlan
+    from companion.core.batching import BatchPlan
 
     p = _check_problem(problem)
     w = _check_point(start, "start").copy()

@@ -1,7 +1,7 @@
-"""``fit``: mini-batch training of a :mod:`companion.models` model, recorded step by step.
+"""``fit``: mini-batch training of a :mod:`companion.core.models` model, recorded step by step.
 
->>> from companion.datasets import two_class
->>> from companion.models import SoftmaxRegression
+>>> from companion.core.datasets import two_class
+>>> from companion.core.models import SoftmaxRegression
 >>> X, y = two_class(n=200, seed=0)
 >>> history = fit(SoftmaxRegression(2, 2), X, y, batch_size=50, epochs=3, seed=0, progress=False)
 >>> len(history.steps), history.stop_reason, len(history.history["loss"])
@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import check_bool, check_positive_int
-from companion.batching import BatchPlan
-from companion.callbacks import Callback
-from companion.history import History
-from companion.models import Model, check_model
-from companion.optim import SGD
+from companion.core._validation import check_bool, check_positive_int
+from companion.core.batching import BatchPlan
+from companion.core.callbacks import Callback
+from companion.core.history import History
+from companion.core.models import Model, check_model
+from companion.core.optim import SGD
 
 _REFRESH_SECONDS = 0.25  # the progress bar is redrawn at most 4 times a second
 
@@ -76,10 +76,10 @@ def fit(
     """Train ``model`` in place with mini-batch SGD and return its :class:`History`.
 
     The batches come from ``BatchPlan(len(X), batch_size, remainder, shuffle, seed)``
-    (see :class:`~companion.batching.BatchPlan`). Each update computes the loss and its
+    (see :class:`~companion.core.batching.BatchPlan`). Each update computes the loss and its
     gradient on one batch in a single forward/backward pass, then calls the optimiser.
 
-    Recording (see :class:`~companion.history.History`): ``history.steps`` has one row
+    Recording (see :class:`~companion.core.history.History`): ``history.steps`` has one row
     per update; ``history.history["loss"]`` (and ``"accuracy"`` for classifiers) holds
     per epoch the sample-weighted mean Σ n_b·loss_b / Σ n_b of the batch losses, each
     measured in the forward pass *before* that batch's update (as Keras reports it);
@@ -106,27 +106,27 @@ def fit(
     except after an interrupt) and ``on_train_end`` is called.
 
     Args:
-        model: A :class:`~companion.models.Model`; updated in place (like Keras).
+        model: A :class:`~companion.core.models.Model`; updated in place (like Keras).
         X: Inputs, 2-D, finite, ``model.n_features`` columns.
         y: Targets: integer labels for classifiers, values for regression.
         batch_size: Samples per batch (positive int), None for 32.
         epochs: Passes over the data (positive int).
-        optimizer: An :class:`~companion.optim.SGD` (its state carries over between
+        optimizer: An :class:`~companion.core.optim.SGD` (its state carries over between
             runs); None for ``SGD(0.01)``.
         remainder: What to do with the last partial batch, see
-            :data:`~companion.batching.REMAINDERS`.
+            :data:`~companion.core.batching.REMAINDERS`.
         shuffle: New random order every epoch.
         seed: Seed of the shuffling; None draws one (stored in ``history.params``).
         validation_data: None or ``(X_val, y_val)``.
         accumulate: Batches per update (positive int).
-        callbacks: :class:`~companion.callbacks.Callback` objects.
+        callbacks: :class:`~companion.core.callbacks.Callback` objects.
         progress: Show a ``tqdm`` progress bar (redrawn a few times a second).
 
     Returns:
-        The :class:`~companion.history.History` of the run.
+        The :class:`~companion.core.history.History` of the run.
 
-    >>> from companion.datasets import multi_class
-    >>> from companion.models import MLP
+    >>> from companion.core.datasets import multi_class
+    >>> from companion.core.models import MLP
     >>> X, y = multi_class(n=300, n_classes=3, seed=0)
     >>> h = fit(MLP([2, 8, 3]), X, y, batch_size=64, epochs=2, optimizer=SGD(0.1),
     ...         accumulate=2, seed=0, progress=False)

@@ -1,18 +1,18 @@
 """Figures of the course, drawn from data or result objects.
 
 Every function returns a :class:`matplotlib.figure.Figure` made with
-:func:`companion.style.figure` — created without pyplot, so nothing is registered globally,
+:func:`companion.display.style.figure` — created without pyplot, so nothing is registered globally,
 nothing needs closing, no backend is chosen, and a notebook shows the figure once, when it
 is the cell's value or passed to ``display``. Functions that draw on a single axes also
 accept ``ax=`` to draw into an existing one (then its figure is returned). All colours come
-from the Okabe–Ito palette in :mod:`companion.style`.
+from the Okabe–Ito palette in :mod:`companion.display.style`.
 
 Artists that tests and readers may want to find carry a ``gid``: the rectangles of the
 partition diagram are ``PolyCollection`` objects with gids ``"batch"``, ``"batch-carried"``
 (pieces of a carried batch drawn in an earlier epoch's row), ``"left-out"``,
 ``"repeated"`` and ``"carried"`` (samples waiting for the next epoch), one polygon per item.
 
->>> from companion.batching import BatchPlan
+>>> from companion.core.batching import BatchPlan
 >>> fig = plot_epoch_partition(BatchPlan(1050, 100, shuffle=False))
 >>> count_polygons(fig, "batch")
 11
@@ -30,8 +30,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from companion._validation import check_bool, check_choice, check_positive_int, check_real
-from companion.style import PALETTE, ROLES, color, figure, style
+from companion.core._validation import check_bool, check_choice, check_positive_int, check_real
+from companion.display.style import PALETTE, ROLES, color, figure, style
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -73,7 +73,7 @@ def count_polygons(fig: Figure, gid: str) -> int:
     Returns:
         The count (0 if there is no such collection).
 
-    >>> from companion.batching import BatchPlan
+    >>> from companion.core.batching import BatchPlan
     >>> count_polygons(plot_epoch_partition(BatchPlan(10, 4, "drop", shuffle=False)), "left-out")
     1
     """
@@ -140,14 +140,14 @@ def plot_epoch_partition(plan: Any, epochs: int = 1, *, ax: Axes | None = None) 
     the previous row, and the samples after the last complete batch are shown waiting.
 
     Args:
-        plan: A :class:`companion.batching.BatchPlan`.
+        plan: A :class:`companion.core.batching.BatchPlan`.
         epochs: Number of epochs (rows) to draw.
         ax: Draw into this axes instead of a new figure.
 
     Returns:
         The figure.
 
-    >>> from companion.batching import BatchPlan
+    >>> from companion.core.batching import BatchPlan
     >>> fig = plot_epoch_partition(BatchPlan(10, 4, remainder="carry", shuffle=False), epochs=2)
     >>> count_polygons(fig, "batch"), count_polygons(fig, "batch-carried")
     (5, 1)
@@ -291,8 +291,8 @@ def plot_loss_curves(
         The figure.
 
     >>> from companion import fit
-    >>> from companion.datasets import two_class
-    >>> from companion.models import SoftmaxRegression
+    >>> from companion.core.datasets import two_class
+    >>> from companion.core.models import SoftmaxRegression
     >>> X, y = two_class(n=100)
     >>> h = fit(SoftmaxRegression(2, 2), X, y, batch_size=10, epochs=2, seed=0, progress=False)
     >>> len(plot_loss_curves({"B=10": h}, x="samples").axes[0].lines)
@@ -352,7 +352,7 @@ def plot_variance_vs_batch(
     the bottom edge.
 
     Args:
-        result: A :class:`companion.noise.GradientNoise`, or a sequence of them (e.g. with
+        result: A :class:`companion.measure.noise.GradientNoise`, or a sequence of them (e.g. with
             and without replacement) drawn together.
         show_cosine: Add a second panel with the mean cosine between ``ĝ_B`` and ``G``.
         ax: Draw the variance panel into this axes (not with ``show_cosine``).
@@ -360,13 +360,13 @@ def plot_variance_vs_batch(
     Returns:
         The figure.
 
-    >>> from companion.noise import gradient_noise
+    >>> from companion.measure.noise import gradient_noise
     >>> g = np.random.default_rng(0).normal(size=(64, 3))
     >>> fig = plot_variance_vs_batch(gradient_noise(g, [1, 4, 16, 64], n_draws=50))
     >>> fig.axes[0].get_xscale(), fig.axes[0].get_yscale()
     ('log', 'log')
     """
-    from companion.noise import GradientNoise
+    from companion.measure.noise import GradientNoise
 
     results = [result] if isinstance(result, GradientNoise) else list(result)
     if not results or not all(isinstance(r, GradientNoise) for r in results):
@@ -438,7 +438,7 @@ def plot_variance_vs_batch(
 
 
 def _frontier_data(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
-    from companion.critical_batch import fit_frontier
+    from companion.measure.critical_batch import fit_frontier
 
     for attr in ("batch_sizes", "steps", "examples"):
         if not hasattr(result, attr):
@@ -463,14 +463,14 @@ def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
     the point ``(2 S_min, 2 E_min)`` reached at ``B = B_crit``.
 
     Args:
-        result: A :class:`companion.critical_batch.CriticalBatchResult` or
-            :class:`companion.nqm.NQMScaling` (fitted on the fly).
+        result: A :class:`companion.measure.critical_batch.CriticalBatchResult` or
+            :class:`companion.measure.nqm.NQMScaling` (fitted on the fly).
         ax: Draw into this axes.
 
     Returns:
         The figure.
 
-    >>> from companion.nqm import make_nqm, nqm_batch_scaling
+    >>> from companion.measure.nqm import make_nqm, nqm_batch_scaling
     >>> res = nqm_batch_scaling(make_nqm(50), [1, 4, 16, 64, 256, 1024], target=0.1)
     >>> ax = plot_frontier(res).axes[0]
     >>> ax.get_xscale(), [t.get_text() for t in ax.texts][:2]
@@ -512,14 +512,14 @@ def plot_steps_vs_batch(result: Any, *, ax: Axes | None = None) -> Figure:
     diminish and where larger batches stop helping.
 
     Args:
-        result: A :class:`companion.critical_batch.CriticalBatchResult` or
-            :class:`companion.nqm.NQMScaling`.
+        result: A :class:`companion.measure.critical_batch.CriticalBatchResult` or
+            :class:`companion.measure.nqm.NQMScaling`.
         ax: Draw into this axes.
 
     Returns:
         The figure.
 
-    >>> from companion.nqm import make_nqm, nqm_batch_scaling
+    >>> from companion.measure.nqm import make_nqm, nqm_batch_scaling
     >>> res = nqm_batch_scaling(make_nqm(50), [1, 4, 16, 64, 256, 1024], target=0.1)
     >>> len(plot_steps_vs_batch(res).axes[0].lines)
     4
@@ -566,7 +566,7 @@ def plot_lr_sweep(
     horizontal lines (e.g. a stability limit ``2/λ_max``).
 
     Args:
-        sweep: A :class:`companion.lr_scaling.LRSweep`.
+        sweep: A :class:`companion.measure.lr_scaling.LRSweep`.
         reference: Index of the batch size the rules start from.
         fit_up_to: Largest batch size included in the fitted line (None: no line).
         limits: ``{label: learning rate}`` drawn as horizontal lines on the right panel.
@@ -574,7 +574,7 @@ def plot_lr_sweep(
     Returns:
         The figure.
 
-    >>> from companion.lr_scaling import LRSweep
+    >>> from companion.measure.lr_scaling import LRSweep
     >>> sweep = LRSweep(np.array([1, 4, 16]), np.array([0.1, 0.2, 0.4, 0.8]),
     ...                 np.array([[0.5, 0.3, 0.6, np.nan], [0.9, 0.5, 0.2, 0.4],
     ...                           [np.nan, 0.7, 0.3, 0.2]]), epochs=2, seed=0)
@@ -582,7 +582,7 @@ def plot_lr_sweep(
     >>> [ax.get_xscale() for ax in fig.axes], len(fig.axes[1].lines)
     (['log', 'log'], 5)
     """
-    from companion.lr_scaling import LRSweep, loglog_slope
+    from companion.measure.lr_scaling import LRSweep, loglog_slope
 
     if not isinstance(sweep, LRSweep):
         raise TypeError(f"sweep must be an LRSweep (from lr_sweep); got {type(sweep).__name__}")
@@ -657,13 +657,13 @@ def plot_speed_memory(result: Any) -> Figure:
     step, log–log, with a line proportional to ``B`` for reference.
 
     Args:
-        result: A :class:`companion.speed.SpeedResult`.
+        result: A :class:`companion.measure.speed.SpeedResult`.
 
     Returns:
         The figure.
 
-    >>> from companion.models import SoftmaxRegression
-    >>> from companion.speed import measure_speed
+    >>> from companion.core.models import SoftmaxRegression
+    >>> from companion.measure.speed import measure_speed
     >>> X, y = np.random.default_rng(0).random((32, 4)), np.arange(32) % 3
     >>> res = measure_speed(SoftmaxRegression(4, 3), X, y, [1, 8, 64], repeats=1, min_time=0)
     >>> [ax.get_yscale() for ax in plot_speed_memory(res).axes]
@@ -735,8 +735,8 @@ def plot_gradient_directions(
     scaled by the same factor, so both direction and length are comparable across panels.
 
     Args:
-        grid: A :class:`companion.landscape.LossGrid`.
-        sample: A :class:`companion.landscape.GradientSample` taken at a point of the grid.
+        grid: A :class:`companion.measure.landscape.LossGrid`.
+        sample: A :class:`companion.measure.landscape.GradientSample` taken at a point of the grid.
         batch_sizes: Which batch sizes of ``sample`` to draw (default all).
         max_arrows: Mini-batch arrows per panel.
         length: Drawn length of ``−G`` in weight units (default a quarter of the grid width).
@@ -744,7 +744,7 @@ def plot_gradient_directions(
     Returns:
         The figure.
 
-    >>> from companion.landscape import digits_problem, loss_grid, minibatch_gradients
+    >>> from companion.measure.landscape import digits_problem, loss_grid, minibatch_gradients
     >>> p = digits_problem()
     >>> s = minibatch_gradients(p, [-0.5, -0.5], [1, 32, p.n_samples], n_draws=20)
     >>> len(plot_gradient_directions(loss_grid(p, n=21), s).axes)
@@ -797,15 +797,15 @@ def plot_paths(
     numbers of steps.
 
     Args:
-        grid: A :class:`companion.landscape.LossGrid`.
-        paths: :class:`companion.landscape.Path` objects.
+        grid: A :class:`companion.measure.landscape.LossGrid`.
+        paths: :class:`companion.measure.landscape.Path` objects.
         loss_panel: Add the loss-versus-epochs panel.
         max_points: Thin long paths to at most this many drawn points.
 
     Returns:
         The figure.
 
-    >>> from companion.landscape import descent_paths, digits_problem, loss_grid
+    >>> from companion.measure.landscape import descent_paths, digits_problem, loss_grid
     >>> p = digits_problem()
     >>> fig = plot_paths(loss_grid(p, n=21), descent_paths(p, epochs=1))
     >>> len(fig.axes), fig.axes[1].get_yscale()

@@ -1,6 +1,6 @@
 """Release: run ``otter assign`` on every master into ``<out>/<name>/{student,autograder}``.
 
-Each master is first checked with :func:`companion.assignments.leaks.validate_markers`: a
+Each master is first checked with :func:`batchwise_instructor.leaks.validate_markers`: a
 master whose solution markers otter would mis-read is refused, because otter would copy the
 solution into the student version without a warning. The masters then go through
 ``otter assign`` in parallel subprocesses. Nothing is downloaded or installed: otter 7 builds
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import yaml
 
-from .._validation import check_bool, check_positive_int
+from companion.core._validation import check_bool, check_positive_int
+
 from ._proc import otter_command, run_logged
 from .leaks import validate_markers
 from .masters import CONFIG_MARKER, Master, cell_source, find_masters, load_notebook, read_master
@@ -63,7 +64,7 @@ class Release:
     def describe(self) -> str:
         """One line for the release log.
 
-        >>> from companion.assignments.masters import Question
+        >>> from batchwise_instructor.masters import Question
         >>> m = Master("demo", Path("demo.ipynb"), "Demo", (Question("q1", 2.0, 1, 1),))
         >>> Release(m, Path("out/demo/student/demo.ipynb"), None, 1.23, False).describe()
         'demo: 1 questions, 2 points -> out/demo/student/demo.ipynb (student only; 1.2 s)'

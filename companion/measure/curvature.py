@@ -9,7 +9,7 @@ a given point is a guide to the largest useful step, not a hard wall.
 The Hessian is never formed: :func:`hessian_vector_product` takes central differences of
 the exact gradient, and :func:`sharpness` runs power iteration on it.
 
->>> from companion.models import LinearRegression
+>>> from companion.core.models import LinearRegression
 >>> X, y = np.array([[1.0], [3.0]]), np.array([0.0, 0.0])
 >>> m = LinearRegression(n_features=1)
 >>> round(sharpness(m, X, y), 6)  # loss mean((w x + b − y)²): H = 2·[[5, 2], [2, 1]]
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import check_array, check_positive_int, check_real, check_seed
-from companion.models import check_model
+from companion.core._validation import check_array, check_positive_int, check_real, check_seed
+from companion.core.models import check_model
 
 
 def _flat_grad(model: Any, X: Any, y: Any) -> np.ndarray:
@@ -42,7 +42,7 @@ def hessian_vector_product(
     model's parameters are restored afterwards.
 
     Args:
-        model: A :mod:`companion.models` model (float64 recommended).
+        model: A :mod:`companion.core.models` model (float64 recommended).
         X: Inputs.
         y: Targets.
         vector: Direction ``v``, length ``model.n_params`` (flat, ``param_names`` order).
@@ -51,7 +51,7 @@ def hessian_vector_product(
     Returns:
         ``H v`` as a float64 vector of length ``model.n_params``.
 
-    >>> from companion.models import LinearRegression
+    >>> from companion.core.models import LinearRegression
     >>> m = LinearRegression(n_features=1)
     >>> hessian_vector_product(m, [[1.0], [3.0]], [0.0, 0.0], [1.0, 0.0]).round(6).tolist()
     [10.0, 4.0]
@@ -95,7 +95,7 @@ def sharpness(
     gradient descent on a quadratic is stable for ``lr < 2 / λ_max``.
 
     Args:
-        model: A :mod:`companion.models` model; its parameters are left unchanged.
+        model: A :mod:`companion.core.models` model; its parameters are left unchanged.
         X: Inputs (the full training set for the full-batch loss).
         y: Targets.
         max_iter: Maximum power iterations.
@@ -105,7 +105,7 @@ def sharpness(
     Returns:
         ``λ_max`` as a float.
 
-    >>> from companion.models import LinearRegression
+    >>> from companion.core.models import LinearRegression
     >>> X = np.random.default_rng(0).normal(size=(50, 3))
     >>> m = LinearRegression(n_features=3)
     >>> exact = 2 * np.linalg.eigvalsh(np.c_[X, np.ones(50)].T @ np.c_[X, np.ones(50)] / 50)[-1]

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import (
+from companion.core._validation import (
     check_array,
     check_choice,
     check_labels,
@@ -646,8 +646,8 @@ def check_model(model: Any, name: str = "model") -> Model:
     >>> check_model("net")
     Traceback (most recent call last):
     ...
-    TypeError: model must be a companion.models model; got str
+    TypeError: model must be a companion.core.models model; got str
     """
     if not isinstance(model, Model):
-        raise TypeError(f"{name} must be a companion.models model; got {type(model).__name__}")
+        raise TypeError(f"{name} must be a companion.core.models model; got {type(model).__name__}")
     return model

@@ -1,4 +1,4 @@
-"""Command line: ``python -m companion.assignments {release,grade,check-leaks,points}``.
+"""Command line: ``python -m batchwise_instructor {release,grade,check-leaks,points}``.
 
 >>> main(["grade", "no/such/folder", "--assignment", "counting"])
 Traceback (most recent call last):
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .._validation import check_positive_int, check_real
+from companion.core._validation import check_positive_int, check_real
 
 __all__ = ["build_parser", "main"]
 
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     ['check-leaks', 'grade', 'points', 'release']
     """
     parser = argparse.ArgumentParser(
-        prog="python -m companion.assignments",
+        prog="python -m batchwise_instructor",
         description="Release, grade and leak-check the Batchwise assignments (otter-grader).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from companion._validation import check_positive_int, check_real, check_seed
+from companion.core._validation import check_positive_int, check_real, check_seed
 
 
 class Split(NamedTuple):

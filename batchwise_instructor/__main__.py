@@ -1,4 +1,4 @@
-"""``python -m companion.assignments``: see :mod:`companion.assignments.cli`."""
+"""``python -m batchwise_instructor``: see :mod:`batchwise_instructor.cli`."""
 
 from __future__ import annotations
 

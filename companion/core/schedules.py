@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from companion._validation import check_nonnegative_int, check_positive_int, check_real
+from companion.core._validation import check_nonnegative_int, check_positive_int, check_real
 
 Schedule = Callable[[int], float]
 """Type of a schedule: the 0-based index of the update → its learning rate."""

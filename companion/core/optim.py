@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from companion._validation import check_bool, check_real
-from companion.schedules import Schedule
+from companion.core._validation import check_bool, check_real
+from companion.core.schedules import Schedule
 
 
 class SGD:
@@ -34,7 +34,7 @@ class SGD:
 
     Args:
         lr: A positive float, or a schedule: any callable mapping the 0-based update
-            index t to η_t (see :mod:`companion.schedules`; a schedule may return 0).
+            index t to η_t (see :mod:`companion.core.schedules`; a schedule may return 0).
         momentum: μ >= 0.
         nesterov: Use Nesterov momentum (requires ``momentum > 0``, as in PyTorch).
         weight_decay: λ >= 0 (L2 penalty added to the gradient).
@@ -90,7 +90,7 @@ class SGD:
     def current_lr(self) -> float:
         """The learning rate the next update will use.
 
-        >>> from companion.schedules import step_decay
+        >>> from companion.core.schedules import step_decay
         >>> SGD(lr=step_decay(0.1, step_size=1, gamma=0.5)).current_lr
         0.1
         """
