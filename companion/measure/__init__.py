@@ -4,7 +4,8 @@ Gradient noise against batch size (:mod:`~companion.measure.noise`), the noise s
 (:mod:`~companion.measure.noise_scale`), curvature (:mod:`~companion.measure.curvature`),
 learning-rate scaling (:mod:`~companion.measure.lr_scaling`), the critical batch size
 (:mod:`~companion.measure.critical_batch`), the noisy quadratic model
-(:mod:`~companion.measure.nqm`), time and memory (:mod:`~companion.measure.speed`) and
+(:mod:`~companion.measure.nqm`), time and memory (:mod:`~companion.measure.speed`), the
+wall-clock time to a target loss (:mod:`~companion.measure.time_to_target`) and
 the two-weight loss landscape (:mod:`~companion.measure.landscape`). Nothing here imports
 from :mod:`companion.display`.
 """
