@@ -216,6 +216,14 @@ class BatchPlan:
             return n_epochs * self._n // self._b
         return n_epochs * self._steps(0)
 
+    def sizes(self, epoch: int) -> tuple[int, ...]:
+        """Sizes of epoch ``epoch``'s batches, in order.
+
+        >>> BatchPlan(10, 4, remainder="carry", shuffle=False).sizes(1)
+        (4, 4, 4)
+        """
+        return self._sizes(check_nonnegative_int(epoch, "epoch"))
+
     def _steps(self, e: int) -> int:
         n, b = self._n, self._b
         if self._remainder == "carry":

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from companion.core._validation import check_nonnegative_int
+
 STEP_FIELDS: dict[str, type] = {
     "step": np.int64,
     "epoch": np.int64,
@@ -45,14 +47,47 @@ class StepLog:
         capacity: Number of rows to allocate.
 
     >>> log = StepLog(capacity=4)
-    >>> log._append(epoch=0, batch_size=32, loss=2.3, grad_norm=1.0, lr=0.1, time=0.01)
+    >>> log.append(epoch=0, batch_size=32, loss=2.3, grad_norm=1.0, lr=0.1, time=0.01)
     >>> len(log), log["loss"].tolist(), log["samples_seen"].tolist()
     (1, [2.3], [32])
     """
 
     def __init__(self, capacity: int) -> None:
-        self._columns = {name: np.empty(capacity, dtype=dt) for name, dt in STEP_FIELDS.items()}
+        n = check_nonnegative_int(capacity, "capacity")
+        self._columns = {name: np.empty(n, dtype=dt) for name, dt in STEP_FIELDS.items()}
         self._n = 0
+
+    @property
+    def capacity(self) -> int:
+        """Number of rows allocated."""
+        return len(self._columns["step"])
+
+    def buffer(self, field: str) -> np.ndarray:
+        """The whole preallocated, writable column ``field`` (for fast loops such as fit's).
+
+        Rows ``len(log)`` and beyond are scratch: a loop writes row ``i`` there, then
+        calls :meth:`set_length` with ``i + 1`` to record it.
+
+        >>> log = StepLog(capacity=2); log.buffer("loss")[0] = 0.5; log.set_length(1)
+        >>> log["loss"].tolist()
+        [0.5]
+        """
+        if field not in self._columns:
+            raise KeyError(f"unknown field {field!r}; fields are {list(STEP_FIELDS)}")
+        return self._columns[field]
+
+    def set_length(self, n: int) -> None:
+        """Record the first ``n`` rows of the buffers (0 <= n <= capacity).
+
+        >>> log = StepLog(capacity=1); log.set_length(2)
+        Traceback (most recent call last):
+        ...
+        ValueError: n must be <= capacity=1; got 2
+        """
+        k = check_nonnegative_int(n, "n")
+        if k > self.capacity:
+            raise ValueError(f"n must be <= capacity={self.capacity}; got {k}")
+        self._n = k
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -84,9 +119,9 @@ class StepLog:
         """
         return {name: col[: self._n].copy() for name, col in self._columns.items()}
 
-    def _append(self, *, epoch: int, batch_size: int, loss: float, grad_norm: float,
-                lr: float, time: float) -> None:
-        """Add one row (convenience for hand-written loops; fit writes columns directly)."""
+    def append(self, *, epoch: int, batch_size: int, loss: float, grad_norm: float,
+               lr: float, time: float) -> None:
+        """Add one row (``step`` and ``samples_seen`` follow); for hand-written loops."""
         i, c = self._n, self._columns
         if i == len(c["step"]):
             raise IndexError(f"the log is full ({i} rows)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy as _copy
 import math
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
@@ -345,11 +346,50 @@ class Model:
     def _check_y(self, y: ArrayLike, name: str = "y") -> np.ndarray:
         raise NotImplementedError
 
-    def _check_Xy(self, X: ArrayLike, y: ArrayLike, x_name: str = "X", y_name: str = "y") -> tuple:
+    def check_data(
+        self, X: ArrayLike, y: ArrayLike, x_name: str = "X", y_name: str = "y"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` checked and converted for this model (the model's dtype, int64 labels).
+
+        Raises ``TypeError``/``ValueError`` naming ``x_name``/``y_name``. The arrays it
+        returns are what :meth:`forward_backward` and :meth:`loss_and_correct` expect.
+
+        >>> X, y = SoftmaxRegression(2, 3).check_data([[1, 2]], [2.0])
+        >>> X.dtype, y.dtype
+        (dtype('float64'), dtype('int64'))
+        """
         Xc = self._check_X(X, x_name)
         yc = self._check_y(y, y_name)
         check_same_length(Xc, yc, x_name, y_name)
         return Xc, yc
+
+    _check_Xy = check_data
+
+    def forward_backward(
+        self, X: np.ndarray, y: np.ndarray, out: np.ndarray, count_correct: bool = False
+    ) -> tuple[float, int]:
+        """The fast path of :func:`companion.fit`: write the mean loss's gradient into ``out``.
+
+        ``X``, ``y`` must come from :meth:`check_data` (no checks here) and ``out`` must be
+        a float vector of length ``n_params``, in ``param_names`` order. Returns
+        ``(loss, n_correct)`` (``n_correct`` counts rows whose argmax is the label when
+        ``count_correct``, else 0).
+
+        >>> m = LinearRegression(1); m.set_flat([0.0, 0.0]); out = np.empty(2)
+        >>> m.forward_backward(*m.check_data([[1.0], [2.0]], [1.0, 2.0]), out), out.tolist()
+        ((2.5, 0), [-5.0, -3.0])
+        """
+        return self._forward_backward(X, y, out, count_correct)
+
+    def loss_and_correct(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """Forward pass only, on data from :meth:`check_data`: ``(mean loss, n_correct)``.
+
+        >>> m = SoftmaxRegression(1, 2); m.params = {"W": [[1.0, -1.0]], "b": [0.0, 0.0]}
+        >>> loss, correct = m.loss_and_correct(*m.check_data([[1.0], [2.0]], [0, 1]))
+        >>> correct
+        1
+        """
+        return self._evaluate(X, y)
 
     # -- to implement -----------------------------------------------------------------
     def _forward_backward(
