@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def _describe(value: Any) -> str:
@@ -157,6 +159,38 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {_describe(value)}")
     return bool(value)
+
+
+def check_each(
+    values: object, name: str, check: Callable[..., T], *, example: str = "[1, 2]",
+    **kwargs: object,
+) -> list[T]:
+    """Apply ``check`` to every element of a list, naming the element (``lrs[3]``) on failure.
+
+    ``values`` must be a list, tuple or 1-D array (not a string); each element is passed to
+    ``check(value, f"{name}[{i}]", **kwargs)``.
+
+    >>> check_each([0.1, 0.2], "lrs", check_real, low=0.0, low_inclusive=False)
+    [0.1, 0.2]
+    >>> check_each([0.1, 0.2, 0.3, -0.1], "lrs", check_real, low=0.0, low_inclusive=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: lrs[3] must be a finite real number > 0; got -0.1
+    >>> check_each(0.1, "lrs", check_real, example="[0.1, 0.2]")
+    Traceback (most recent call last):
+    ...
+    TypeError: lrs must be a sequence, e.g. [0.1, 0.2]; got 0.1
+    """
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        items = values.tolist()
+    elif isinstance(values, (list, tuple, range)) or (
+        isinstance(values, Sequence) and not isinstance(values, (str, bytes))
+    ):
+        items = list(values)
+    else:
+        what = "a sequence of positive ints" if check is check_positive_int else "a sequence"
+        raise TypeError(f"{name} must be {what}, e.g. {example}; got {_describe(values)}")
+    return [check(v, f"{name}[{i}]", **kwargs) for i, v in enumerate(items)]
 
 
 def check_seed(value: Any, name: str = "seed") -> int | None:
