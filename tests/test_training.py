@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from companion import SGD, BatchPlan, Callback, EarlyStopping, History, fit
+from companion import SGD, BatchPlan, Callback, EarlyStopping, History, StepLog, fit
 from companion.core import optim, training
 from companion.core.datasets import linear, multi_class, two_class
 from companion.core.models import MLP, LinearRegression, SoftmaxRegression
@@ -38,7 +38,7 @@ def test_1050_by_100_gives_11_steps_per_epoch() -> None:
     assert steps["batch_size"].tolist() == ([100] * 10 + [50]) * 3
     assert steps["samples_seen"].tolist() == np.cumsum(([100] * 10 + [50]) * 3).tolist()
     assert h.epoch == [0, 1, 2]
-    assert h.params["steps"] == 33 and h.params["batch_size"] == 100
+    assert h.settings["steps"] == 33 and h.settings["batch_size"] == 100
 
 
 @pytest.mark.parametrize(("remainder", "steps"), [("keep", 33), ("drop", 30), ("fill", 33),
@@ -54,9 +54,9 @@ def test_remainder_policies_reach_fit(remainder: str, steps: int) -> None:
 
 def test_default_batch_size_is_32() -> None:
     h = quiet_fit(SoftmaxRegression(2, 3), X3, Y3, seed=0)
-    assert h.params["batch_size"] == 32
+    assert h.settings["batch_size"] == 32
     assert len(h.steps) == math.ceil(1050 / 32)
-    assert h.params["epochs"] == 1
+    assert h.settings["epochs"] == 1
 
 
 # -- what is recorded ----------------------------------------------------------------------------
@@ -234,9 +234,9 @@ def test_same_seed_same_history_and_parameters() -> None:
 def test_seed_none_is_recorded_and_replays() -> None:
     m1 = SoftmaxRegression(2, 3)
     h1 = quiet_fit(m1, X3, Y3, batch_size=64, seed=None)
-    assert isinstance(h1.params["seed"], int)
+    assert isinstance(h1.settings["seed"], int)
     m2 = SoftmaxRegression(2, 3)
-    quiet_fit(m2, X3, Y3, batch_size=64, seed=h1.params["seed"])
+    quiet_fit(m2, X3, Y3, batch_size=64, seed=h1.settings["seed"])
     np.testing.assert_array_equal(m1.get_flat(), m2.get_flat())
 
 
@@ -654,3 +654,29 @@ def test_bad_inputs_leave_the_model_alone() -> None:
         warnings.simplefilter("error")
         fit(model, X3, Y3, epochs=-1, progress=False)
     np.testing.assert_array_equal(model.get_flat(), before)
+
+
+def test_course_defaults_seed_zero_and_settings_not_params() -> None:
+    a, b = SoftmaxRegression(2, 3), SoftmaxRegression(2, 3)
+    h = fit(a, X3, Y3, batch_size=64)  # no seed, no progress argument
+    fit(b, X3, Y3, batch_size=64, seed=0)
+    np.testing.assert_array_equal(a.get_flat(), b.get_flat())
+    assert h.settings["seed"] == 0 and h.settings["divergence_factor"] == 1e3
+    assert not hasattr(h, "params")  # run settings vs model.params: one meaning each
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: History(metrics="loss"), TypeError, r"metrics must be a sequence, e\.g\. "),
+        (lambda: History(metrics=["loss", 3]), TypeError, r"metrics\[1\] must be a metric name"),
+        (lambda: History(metrics=["loss", "loss"]), ValueError, r"metrics must not repeat a name"),
+        (lambda: History(capacity=-1), ValueError, r"capacity must be a non-negative int; got -1"),
+        (lambda: History(capacity=2.5), TypeError, r"capacity must be a non-negative int; got 2.5"),
+        (lambda: StepLog(capacity=-1), ValueError, r"capacity must be a non-negative int; got -1"),
+        (lambda: StepLog(capacity=2.5), TypeError, r"capacity must be a non-negative int; got 2.5"),
+    ],
+)
+def test_bad_history_arguments(make: Any, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        make()

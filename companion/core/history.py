@@ -7,11 +7,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from companion.core._validation import check_nonnegative_int
+from companion.core._validation import _describe, check_each, check_nonnegative_int
+
+if TYPE_CHECKING:
+    from companion.core.batching import BatchPlan
+    from companion.core.models import Model
+
+
+def _check_metric(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a metric name (a non-empty str); got {_describe(value)}")
+    return value
 
 STEP_FIELDS: dict[str, type] = {
     "step": np.int64,
@@ -148,7 +159,9 @@ class History:
             the difference.
         epoch: Epoch numbers that have an entry in ``history`` (0-based).
         steps: The :class:`StepLog`, one row per update.
-        params: The run's settings (batch_size, epochs, remainder, accumulate, ...).
+        settings: The run's settings (n_samples, batch_size, epochs, remainder, shuffle,
+            seed, accumulate, steps, optimizer, divergence_factor). (``model.params`` are
+            the weights; these are the arguments of the run.)
         plan: The :class:`~companion.core.batching.BatchPlan` used.
         model: The model trained (updated in place).
         stop_training: Set it to True (e.g. from a callback) to stop after the current step.
@@ -160,16 +173,23 @@ class History:
     >>> h = History(metrics=["loss", "val_loss"])
     >>> h.history, h.stop_reason
     ({'loss': [], 'val_loss': []}, 'running')
+    >>> History(metrics="loss")
+    Traceback (most recent call last):
+    ...
+    TypeError: metrics must be a sequence, e.g. ["loss", "val_loss"]; got 'loss'
     """
 
-    def __init__(self, metrics: list[str] | tuple[str, ...] = ("loss",), capacity: int = 0) -> None:
-        self.history: dict[str, list[float]] = {m: [] for m in metrics}
+    def __init__(self, metrics: Sequence[str] = ("loss",), capacity: int = 0) -> None:
+        names = check_each(metrics, "metrics", _check_metric, example='["loss", "val_loss"]')
+        if len(set(names)) != len(names):
+            raise ValueError(f"metrics must not repeat a name; got {names}")
+        self.history: dict[str, list[float]] = {m: [] for m in names}
         self.history_batch_mean_loss: list[float] = []
         self.epoch: list[int] = []
         self.steps = StepLog(capacity)
-        self.params: dict[str, Any] = {}
-        self.plan: Any = None
-        self.model: Any = None
+        self.settings: dict[str, object] = {}
+        self.plan: BatchPlan | None = None
+        self.model: Model | None = None
         self.stop_training = False
         self.stop_reason = "running"
         self.message = ""

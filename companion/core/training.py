@@ -147,7 +147,7 @@ def fit(
             :data:`~companion.core.batching.REMAINDERS`.
         shuffle: New random order every epoch.
         seed: Seed of the shuffling (default 0); None draws one (stored in
-            ``history.params``).
+            ``history.settings``).
         validation_data: None or ``(X_val, y_val)``.
         accumulate: Batches per update (positive int).
         callbacks: :class:`~companion.core.callbacks.Callback` objects.
@@ -192,7 +192,7 @@ def fit(
     metrics += ["val_" + m for m in metrics] if val is not None else []
     history = History(metrics, capacity=sum(updates))
     history.plan, history.model = plan, model
-    history.params = {
+    history.settings = {
         "n_samples": plan.n_samples, "batch_size": plan.batch_size, "epochs": n_epochs,
         "remainder": plan.remainder, "shuffle": plan.shuffle, "seed": plan.seed,
         "accumulate": k, "steps": sum(updates), "optimizer": repr(optimizer),
