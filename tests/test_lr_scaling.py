@@ -153,7 +153,7 @@ def test_sweep_properties_with_an_all_diverged_row() -> None:
     ("kwargs", "error", "match"),
     [
         ({"lrs": []}, ValueError, "lrs must hold at least one learning rate"),
-        ({"lrs": [0.1, -1.0]}, ValueError, "lrs must be a finite real number > 0; got -1.0"),
+        ({"lrs": [0.1, -1.0]}, ValueError, r"lrs\[1\] must be a finite real number > 0; got -1.0"),
         ({"epochs": 0}, ValueError, "epochs must be a positive int; got 0"),
         ({"search": 1}, TypeError, "search must be True or False; got 1"),
         ({"batch_sizes": [4, 0]}, ValueError, r"batch_sizes\[1\] must be a positive int"),

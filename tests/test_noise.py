@@ -9,21 +9,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from companion.core._validation import check_batch_sizes
 from companion.core.datasets import digits
 from companion.core.models import SoftmaxRegression
 from companion.core.training import fit
 from companion.measure.noise import (
     GradientNoise,
     batch_variance,
-    check_batch_sizes,
     covariance_trace,
     fpc,
     full_gradient,
     gradient_noise,
     measure_gradient_noise,
-    powers_of_two,
     sample_batch_means,
 )
+from companion.measure.sampling import powers_of_two
 
 # Monte-Carlo tolerance used throughout: an average of R i.i.d. draws has standard error
 # sd/√R, with sd estimated from the same draws; 5 standard errors put the chance of a false
@@ -158,7 +158,7 @@ def test_same_seed_same_result_other_seed_differs() -> None:
 
 
 def test_chunked_draws_agree_with_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
-    import companion.measure.noise as noise
+    import companion.measure.sampling as noise
 
     g = random_grads(n=20)
     whole = sample_batch_means(g, 6, n_draws=37, seed=2)

@@ -193,6 +193,28 @@ def check_each(
     return [check(v, f"{name}[{i}]", **kwargs) for i, v in enumerate(items)]
 
 
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float_dtype(value: object, name: str = "dtype") -> np.dtype:
+    """Return ``np.float32`` or ``np.float64`` as a dtype, else raise naming both.
+
+    >>> check_float_dtype("float32")
+    dtype('float32')
+    >>> check_float_dtype("bogus")
+    Traceback (most recent call last):
+    ...
+    TypeError: dtype must be np.float32 or np.float64; got 'bogus'
+    """
+    try:
+        dt = np.dtype(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be np.float32 or np.float64; got {_describe(value)}") from None
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be np.float32 or np.float64; got {dt}")
+    return dt
+
+
 def check_seed(value: Any, name: str = "seed") -> int | None:
     """Return a seed: None or a non-negative int.
 
@@ -310,3 +332,82 @@ def check_labels(value: Any, name: str, n_classes: int) -> np.ndarray:
             f"{name} must hold integer class labels in [0, {n_classes}); got {shown} at row {row}"
         )
     return arr.astype(np.int64, copy=False)
+
+
+def check_batch_sizes(
+    batch_sizes: Any, name: str = "batch_sizes", *, n_samples: int | None = None
+) -> np.ndarray:
+    """Return batch sizes as a 1-D int array; each must be a positive int (and ≤ ``n_samples``).
+
+    Args:
+        batch_sizes: A positive int or an iterable of positive ints.
+        name: Argument name used in error messages.
+        n_samples: If given, every batch size must be at most this (sampling without
+            replacement cannot draw more rows than there are).
+
+    Returns:
+        The batch sizes as an ``int64`` array, in the order given.
+
+    >>> check_batch_sizes([1, 2, np.int64(4)])
+    array([1, 2, 4])
+    >>> check_batch_sizes([1, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_sizes[1] must be a positive int; got 0
+    >>> check_batch_sizes([8], n_samples=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_sizes[0] must be at most n_samples=5 when sampling without replacement; got 8
+    """
+    if is_int(batch_sizes):
+        values: list[Any] = [batch_sizes]
+    elif isinstance(batch_sizes, (str, bytes)) or not isinstance(batch_sizes, (Iterable, np.ndarray)):
+        raise TypeError(
+            f"{name} must be a positive int or a sequence of positive ints; "
+            f"got {batch_sizes!r} (type {type(batch_sizes).__name__})"
+        )
+    else:
+        values = list(np.asarray(batch_sizes).ravel()) if isinstance(
+            batch_sizes, np.ndarray
+        ) else list(batch_sizes)
+    if not values:
+        raise ValueError(f"{name} must hold at least one batch size; got an empty sequence")
+    scalar = is_int(batch_sizes)
+    out = np.array(
+        [check_positive_int(v, name if scalar else f"{name}[{i}]") for i, v in enumerate(values)]
+    )
+    if n_samples is not None:
+        for i, b in enumerate(out):
+            if b > n_samples:
+                label = name if scalar else f"{name}[{i}]"
+                raise ValueError(
+                    f"{label} must be at most n_samples={n_samples} when sampling "
+                    f"without replacement; got {int(b)}"
+                )
+    return out.astype(np.int64)
+
+
+def check_batch_size(value: object, name: str = "batch_size", *, n_samples: int | None = None
+                     ) -> int:
+    """Return one batch size: a positive int (at most ``n_samples`` if given); a list is refused.
+
+    >>> check_batch_size(32)
+    32
+    >>> check_batch_size([2, 3])
+    Traceback (most recent call last):
+    ...
+    TypeError: batch_size must be one positive int; got [2, 3] (type list)
+    >>> check_batch_size(10, "b_big", n_samples=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: b_big must be at most n_samples=5 when sampling without replacement; got 10
+    """
+    if not is_int(value):
+        raise TypeError(f"{name} must be one positive int; got {_describe(value)}")
+    b = check_positive_int(value, name)
+    if n_samples is not None and b > n_samples:  # type: ignore[operator]
+        raise ValueError(
+            f"{name} must be at most n_samples={n_samples} when sampling without replacement; "
+            f"got {b}"
+        )
+    return b  # type: ignore[return-value]

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from companion.core._validation import check_positive_int, check_real, check_seed
+from companion.core._validation import check_float_dtype, check_positive_int, check_real, check_seed
 
 
 class Split(NamedTuple):
@@ -56,9 +56,7 @@ def digits(test_size: float = 0.25, seed: int | None = 0, dtype: Any = np.float6
     frac = check_real(test_size, "test_size", low=0.0, high=1.0, low_inclusive=False,
                       high_inclusive=False)
     seed = check_seed(seed)
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be np.float32 or np.float64; got {dt}")
+    dt = check_float_dtype(dtype)
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(dt)
     X_train, X_test, y_train, y_test = train_test_split(

@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from companion.core._validation import (
     check_array,
     check_choice,
+    check_float_dtype,
     check_labels,
     check_positive_int,
     check_same_length,
@@ -36,13 +37,7 @@ ACTIVATIONS = ("relu", "tanh")
 
 
 def _check_dtype(dtype: DTypeLike) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from exc
-    if dt not in _DTYPES:
-        raise ValueError(f"dtype must be np.float32 or np.float64; got {dt}")
-    return dt
+    return check_float_dtype(dtype)
 
 
 def flatten(grads: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:

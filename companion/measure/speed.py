@@ -30,8 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from companion.core._validation import check_bool, check_positive_int, check_real
-from companion.measure.noise import check_batch_sizes
+from companion.core._validation import (
+    check_batch_size,
+    check_batch_sizes,
+    check_bool,
+    check_positive_int,
+    check_real,
+)
 
 
 def _check_model(model: Any) -> None:
@@ -57,7 +62,7 @@ def batch_rows(X: Any, y: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]
     >>> yb.tolist()
     [0, 1, 2, 0, 1]
     """
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     X_arr, y_arr = np.asarray(X), np.asarray(y)
     if len(X_arr) == 0 or len(X_arr) != len(y_arr):
         raise ValueError(
