@@ -346,3 +346,21 @@ def test_parameters_cannot_be_deleted_and_structure_is_read_only() -> None:
     assert model.params.layout == model.layout == (("W", (2, 3)), ("b", (3,)))
     model.params.vector[:] = 0.0  # the live flat view
     assert model.get_flat().tolist() == [0.0] * 9
+
+
+def test_one_model_protocol_and_one_check() -> None:
+    from companion.core.models import BaseModel, check_model
+
+    for model in (LinearRegression(2), SoftmaxRegression(2, 3), MLP([2, 4, 3])):
+        assert isinstance(model, Model) and isinstance(model, BaseModel)
+        assert check_model(model) is model
+
+    class Partial:  # a duck-typed model missing most of the protocol
+        param_names = ("w",)
+
+        def loss_and_grad(self, X: Any, y: Any) -> None: ...
+
+    assert not isinstance(Partial(), Model)
+    with pytest.raises(TypeError, match=r"net must be a companion.core.models model .*got Partial, "
+                                        r"which lacks n_params, n_features, is_classifier, \.\.\."):
+        check_model(Partial(), "net")

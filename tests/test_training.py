@@ -614,7 +614,7 @@ def bad_X() -> np.ndarray:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"model": "mlp"}, TypeError, r"model must be a companion.core.models model; got str"),
+        ({"model": "mlp"}, TypeError, r"model must be a companion.core.models model .*got str, which lacks"),
         ({"X": bad_X()}, ValueError, r"X must not contain NaN or infinite values; found 1 at row 3"),
         ({"X": X3[:, 0]}, ValueError, r"X must be a 2-D array; got shape \(1050,\)"),
         ({"y": Y3[:-1]}, ValueError, r"X and y must have the same number of samples"),

@@ -23,7 +23,7 @@ import numpy as np
 T = TypeVar("T")
 
 
-def _describe(value: Any) -> str:
+def _describe(value: object) -> str:
     """Show a value and, for non-builtin types, its type, for error messages."""
     if isinstance(value, (bool, int, float, str, type(None))):
         return repr(value)
@@ -32,7 +32,7 @@ def _describe(value: Any) -> str:
     return f"{value!r} (type {type(value).__name__})"
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> bool:
     """True for Python and NumPy integers, False for bool and everything else.
 
     >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
@@ -45,7 +45,7 @@ def is_int(value: Any) -> bool:
     )
 
 
-def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+def check_positive_int(value: object, name: str, *, allow_none: bool = False) -> int | None:
     """Return ``value`` as an ``int`` if it is a positive integer, else raise.
 
     >>> check_positive_int(np.int64(5), "epochs")
@@ -67,7 +67,7 @@ def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> in
     return int(value)
 
 
-def check_nonnegative_int(value: Any, name: str) -> int:
+def check_nonnegative_int(value: object, name: str) -> int:
     """Return ``value`` as an ``int`` if it is an integer >= 0, else raise.
 
     >>> check_nonnegative_int(0, "epoch")
@@ -85,7 +85,7 @@ def check_nonnegative_int(value: Any, name: str) -> int:
 
 
 def check_real(
-    value: Any,
+    value: object,
     name: str,
     *,
     low: float | None = None,
@@ -127,7 +127,7 @@ def check_real(
     return x
 
 
-def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
+def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise naming them all.
 
     >>> check_choice("keep", "remainder", ("keep", "drop"))
@@ -146,7 +146,7 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     raise ValueError(f"{name} must be one of {listed}; got {value!r}")
 
 
-def check_bool(value: Any, name: str) -> bool:
+def check_bool(value: object, name: str) -> bool:
     """Return ``value`` if it is a bool (Python or NumPy), else raise.
 
     >>> check_bool(True, "shuffle")
@@ -215,7 +215,7 @@ def check_float_dtype(value: object, name: str = "dtype") -> np.dtype:
     return dt
 
 
-def check_seed(value: Any, name: str = "seed") -> int | None:
+def check_seed(value: object, name: str = "seed") -> int | None:
     """Return a seed: None or a non-negative int.
 
     >>> check_seed(0), check_seed(None)
@@ -227,7 +227,7 @@ def check_seed(value: Any, name: str = "seed") -> int | None:
 
 
 def check_array(
-    value: Any,
+    value: object,
     name: str,
     *,
     ndim: int | tuple[int, ...] | None = None,
@@ -294,7 +294,7 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
         )
 
 
-def check_labels(value: Any, name: str, n_classes: int) -> np.ndarray:
+def check_labels(value: object, name: str, n_classes: int) -> np.ndarray:
     """Return integer class labels in ``[0, n_classes)`` as a 1-D int64 array, else raise.
 
     Integer arrays are taken as they are; float arrays are accepted when every value is a
@@ -335,7 +335,7 @@ def check_labels(value: Any, name: str, n_classes: int) -> np.ndarray:
 
 
 def check_batch_sizes(
-    batch_sizes: Any, name: str = "batch_sizes", *, n_samples: int | None = None
+    batch_sizes: object, name: str = "batch_sizes", *, n_samples: int | None = None
 ) -> np.ndarray:
     """Return batch sizes as a 1-D int array; each must be a positive int (and ≤ ``n_samples``).
 

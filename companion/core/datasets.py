@@ -10,9 +10,10 @@ Nothing is downloaded: ``digits`` reads the copy that ships inside scikit-learn.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from companion.core._validation import check_float_dtype, check_positive_int, check_real, check_seed
 
@@ -31,7 +32,7 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
-def digits(test_size: float = 0.25, seed: int | None = 0, dtype: Any = np.float64) -> Split:
+def digits(test_size: float = 0.25, seed: int | None = 0, dtype: DTypeLike = np.float64) -> Split:
     """The 8×8 handwritten digits (1797 images, 64 pixels, 10 classes), split for training.
 
     Pixels are scaled from 0…16 to [0, 1]; the split is stratified by class and seeded

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -108,7 +108,7 @@ class StepLog:
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, key: str | int) -> Any:
+    def __getitem__(self, key: str | int) -> np.ndarray | dict[str, int | float]:
         if isinstance(key, str):
             if key not in self._columns:
                 raise KeyError(f"unknown field {key!r}; fields are {list(STEP_FIELDS)}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy as _copy
 import math
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
@@ -178,7 +179,47 @@ _STRUCTURE = frozenset(
 )
 
 
-class Model:
+@runtime_checkable
+class Model(Protocol):
+    """What the package needs of a model: the type of every ``model`` argument.
+
+    :class:`LinearRegression`, :class:`SoftmaxRegression` and :class:`MLP` (all built on
+    :class:`BaseModel`) satisfy it; :func:`check_model` is the one check of it.
+    """
+
+    param_names: tuple[str, ...]
+    n_params: int
+    n_features: int
+    is_classifier: bool
+
+    @property
+    def params(self) -> Parameters: ...
+    @property
+    def layout(self) -> Layout: ...
+    def get_flat(self) -> np.ndarray: ...
+    def set_flat(self, vector: ArrayLike) -> None: ...
+    def copy(self) -> Model: ...
+    def check_data(self, X: ArrayLike, y: ArrayLike, x_name: str = ...,
+                   y_name: str = ...) -> tuple[np.ndarray, np.ndarray]: ...
+    def forward_backward(self, X: np.ndarray, y: np.ndarray, out: np.ndarray,
+                         count_correct: bool = ...) -> tuple[float, int]: ...
+    def loss_and_correct(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]: ...
+    def loss(self, X: ArrayLike, y: ArrayLike) -> float: ...
+    def loss_and_grad(self, X: ArrayLike, y: ArrayLike) -> tuple[float, dict[str, np.ndarray]]: ...
+    def grad(self, X: ArrayLike, y: ArrayLike) -> dict[str, np.ndarray]: ...
+    def per_sample_grads(self, X: ArrayLike, y: ArrayLike) -> np.ndarray: ...
+    def predict(self, X: ArrayLike) -> np.ndarray: ...
+    def score(self, X: ArrayLike, y: ArrayLike) -> float: ...
+
+
+_PROTOCOL_MEMBERS = (
+    "param_names", "n_params", "n_features", "is_classifier", "params", "layout", "get_flat",
+    "set_flat", "copy", "check_data", "forward_backward", "loss_and_correct", "loss",
+    "loss_and_grad", "grad", "per_sample_grads", "predict", "score",
+)
+
+
+class BaseModel:
     """Base class: flat parameter storage, validation and the shared public methods.
 
     Subclasses define ``_shapes``-based layout through :meth:`__init__`, and implement
@@ -300,7 +341,7 @@ class Model:
             raise ValueError(f"vector must have length n_params={self.n_params}; got {len(arr)}")
         self._flat[...] = arr
 
-    def copy(self) -> Model:
+    def copy(self) -> BaseModel:
         """A deep copy with its own parameters.
 
         >>> a = LinearRegression(2); b = a.copy(); b.params["b"][0] = 5.0
@@ -313,7 +354,7 @@ class Model:
         new._out_cache = None
         return new
 
-    def __deepcopy__(self, memo: dict) -> Model:
+    def __deepcopy__(self, memo: dict) -> BaseModel:
         return self.copy()
 
     def __getstate__(self) -> dict:
@@ -471,7 +512,7 @@ class Model:
         return correct / len(yc) if self.is_classifier else loss
 
 
-class LinearRegression(Model):
+class LinearRegression(BaseModel):
     """Linear regression ``X @ W + b`` with the mean squared error.
 
     The loss is the mean of the squared errors over all elements (no ½), as in Keras and
@@ -563,7 +604,7 @@ class LinearRegression(Model):
         )
 
 
-class _Classifier(Model):
+class _Classifier(BaseModel):
     """Shared parts of the cross-entropy models."""
 
     is_classifier = True
@@ -774,15 +815,25 @@ class MLP(_Classifier):
 
 
 def check_model(model: object, name: str = "model") -> Model:
-    """Return ``model`` if it is one of this module's models, else raise ``TypeError``.
+    """Return ``model`` if it has what the package needs (:class:`Model`), else raise ``TypeError``.
+
+    The one model check of the package (fit, the measurements, the widgets).
 
     >>> check_model(SoftmaxRegression(4, 3)).n_params
     15
-    >>> check_model("net")
-    Traceback (most recent call last):
-    ...
-    TypeError: model must be a companion.core.models model; got str
+    >>> try:
+    ...     check_model("net")
+    ... except TypeError as exc:
+    ...     print(str(exc).split("; ")[1])
+    got str, which lacks param_names, n_params, n_features, ...
     """
-    if not isinstance(model, Model):
-        raise TypeError(f"{name} must be a companion.core.models model; got {type(model).__name__}")
-    return model
+    if isinstance(model, BaseModel):
+        return model  # type: ignore[return-value]
+    missing = [m for m in _PROTOCOL_MEMBERS if not hasattr(model, m)]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise TypeError(
+            f"{name} must be a companion.core.models model (SoftmaxRegression, MLP, "
+            f"LinearRegression or another Model); got {type(model).__name__}, which lacks {shown}"
+        )
+    return model  # type: ignore[return-value]

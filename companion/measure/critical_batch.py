@@ -560,7 +560,7 @@ def critical_batch_experiment(
     examples = sizes_arr * steps
     fit = fit_frontier(steps, examples)
     b_start = b_end = None
-    if noise_scale and hasattr(model, "per_sample_grads"):
+    if noise_scale:
         b_start = _noise_scale_after(model, X, y, 0, 0.0)
         if n in sizes_arr and reached[sizes_arr == n].any():
             j = int(np.flatnonzero(sizes_arr == n)[0])

@@ -46,6 +46,7 @@ from companion.core._validation import (
     check_seed,
     is_int,
 )
+from companion.core.models import Model
 from companion.measure.sampling import draw_batch_means, powers_of_two
 
 
@@ -372,7 +373,7 @@ def gradient_noise(
 
 
 def measure_gradient_noise(
-    model: Any,
+    model: Model,
     X: Any,
     y: Any,
     batch_sizes: Sequence[int] | None = None,
