@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from strategies import PlanArgs, batch_plans, epochs, plan_args
+from strategies import PlanArgs, batch_plans, epochs, plan_args, positive_epochs
 
 from companion.core.batching import DEFAULT_BATCH_SIZE, REMAINDERS, BatchPlan, describe_sizes
 
@@ -187,7 +186,7 @@ def test_fill_repeats_only_in_the_last_batch(args: PlanArgs, e: int) -> None:
 
 
 @EXAMPLES
-@given(plan_args(remainders=("carry",)), st.integers(min_value=1, max_value=5))
+@given(plan_args(remainders=("carry",)), positive_epochs)
 def test_carry_is_a_prefix_of_the_permutation_stream(args: PlanArgs, n_epochs: int) -> None:
     plan = args.plan()
     n, b = args.n_samples, args.batch_size

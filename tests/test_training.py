@@ -143,6 +143,18 @@ def test_optimizer_state_carries_over() -> None:
     quiet_fit(model, X3, Y3, batch_size=100, seed=0, optimizer=opt)
     quiet_fit(model, X3, Y3, batch_size=100, seed=0, optimizer=opt)
     assert opt.iterations == 22
+    # the same 22 updates in one run: the momentum buffer did not restart between fits
+    twin, twin_opt = SoftmaxRegression(2, 3), SGD(0.1, momentum=0.9)
+    for _ in range(2):  # a hand-written continuation of the same two runs
+        ref = train_by_hand(twin, X3, Y3, BatchPlan(1050, 100, seed=0), 1, twin_opt)
+    assert len(ref.steps) == 11 and twin_opt.iterations == 22
+    np.testing.assert_allclose(model.get_flat(), twin.get_flat(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(opt.state["momentum_buffer"], twin_opt.state["momentum_buffer"],
+                               rtol=1e-12, atol=1e-14)
+    fresh, fresh_opt = SoftmaxRegression(2, 3), SGD(0.1, momentum=0.9)
+    quiet_fit(fresh, X3, Y3, batch_size=100, seed=0, optimizer=fresh_opt)
+    quiet_fit(fresh, X3, Y3, batch_size=100, seed=0, optimizer=SGD(0.1, momentum=0.9))
+    assert np.abs(fresh.get_flat() - model.get_flat()).max() > 1e-3  # a restart would show
 
 
 def test_step_log_access() -> None:

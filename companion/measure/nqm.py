@@ -219,9 +219,9 @@ def _first_crossing(
 ) -> int | None:
     if a.sum() <= target:
         return 0
-    if b.sum() >= target:
-        return None  # the noise floor is at or above the target: never reached
     if (a >= b).all():
+        if b.sum() >= target:
+            return None  # the loss falls monotonically to a floor at or above the target
         # Every term decays monotonically, so E ℓ(t) is non-increasing: double, then bisect.
         hi = 1
         while _loss_at(r, a, b, hi) > target:
@@ -246,6 +246,25 @@ def _first_crossing(
         return None
     upper = _first_monotone_crossing(r, np.where(rising, b, a), b, target, max_steps)
     stop = max_steps if upper is None else min(upper, max_steps)
+    # ... and before the loss with falling terms at their floors (non-decreasing) exceeds it
+    gap, rate = (a - b)[rising], r[rising]
+    floor = float(b.sum())
+
+    def rising_bound(t: int) -> float:
+        return floor + float((gap * rate**t).sum())
+
+    if floor > target:  # the bound rises above the target: after that, no crossing
+        hi = 1
+        while rising_bound(hi) <= target and hi <= stop:
+            hi *= 2
+        lo = hi // 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if rising_bound(mid) <= target:
+                lo = mid
+            else:
+                hi = mid
+        stop = min(stop, hi - 1)
     block = 2048
     for start in range(max(1, lower), stop + 1, block):
         t = np.arange(start, min(stop, start + block - 1) + 1)
