@@ -511,13 +511,13 @@ class _Loop:
         if undo:
             self._undo_last_update()
         if loss > self.bound and math.isfinite(loss):
-            cause = (f"the batch loss {loss!r} exceeds divergence_factor={self.factor:g} × the "
-                     f"first batch loss ({self.bound:.6g})")
+            cause = (f"the batch loss {loss:.6g} exceeds {self.bound:.6g}, divergence_factor="
+                     f"{self.factor:g} × the run's first batch loss {self.bound / self.factor:.6g}")
         else:
             cause = f"the batch loss is {loss!r} and the gradient norm is {math.sqrt(sq_norm)!r}"
         restored = (
-            f" The parameters that gave this loss came from update {row}, so it was undone too: "
-            f"the model is the one after update {row - 1}." if undo else
+            f" The parameters that gave this loss came from update {row}, so it was undone too "
+            f"(and its row removed): the model is the one from before it." if undo else
             " The parameters were left as they were before this update."
         )
         self._stop_diverged(
