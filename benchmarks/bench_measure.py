@@ -42,7 +42,8 @@ def fixed_theta_grads() -> tuple[np.ndarray, float]:
 
 def noise_table(g: np.ndarray, n_draws: int) -> str:
     """Markdown table: theory and Monte Carlo, without and with replacement, per B."""
-    from companion.measure.noise import gradient_noise, powers_of_two
+    from companion.measure.noise import gradient_noise
+    from companion.measure.sampling import powers_of_two
 
     sizes = powers_of_two(len(g))
     wo = gradient_noise(g, sizes, n_draws, replace=False, seed=0)

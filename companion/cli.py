@@ -15,8 +15,6 @@ import sys
 import textwrap
 from collections.abc import Sequence
 
-import numpy as np
-
 from companion.core.batching import REMAINDERS, BatchPlan
 
 _POLICIES = {
@@ -29,12 +27,13 @@ _POLICIES = {
 
 
 def _int_arg(text: str, minimum: int, what: str) -> int:
+    shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
     try:
         value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}") from None
+    except ValueError:  # also for more than 4300 digits (Python's int limit)
+        raise argparse.ArgumentTypeError(f"must be {what}; got {shown}") from None
     if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be {what}; got {shown}")
     return value
 
 
@@ -98,15 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _epoch0_counts(plan: BatchPlan) -> tuple[int, int]:
-    """(samples not seen, extra visits of repeated samples) in epoch 0."""
-    batches = plan.epoch(0)
-    seen = np.concatenate(batches) if batches else np.empty(0, dtype=np.int64)
-    counts = np.bincount(seen, minlength=plan.n_samples)
-    distinct = int(np.count_nonzero(counts))
-    return plan.n_samples - distinct, len(seen) - distinct
-
-
 def _steps_text(plan: BatchPlan) -> str:
     if plan.remainder != "carry" or plan.n_samples % plan.batch_size == 0:
         return str(plan.steps_per_epoch)
@@ -115,7 +105,7 @@ def _steps_text(plan: BatchPlan) -> str:
 
 
 def _show_plan(plan: BatchPlan, epochs: int | None) -> None:
-    not_seen, repeats = _epoch0_counts(plan)
+    not_seen, repeats = plan.unseen_and_repeats()
     rows = [
         ("plan", repr(plan)),
         ("steps per epoch", _steps_text(plan)),
@@ -127,7 +117,7 @@ def _show_plan(plan: BatchPlan, epochs: int | None) -> None:
     rows.append(("seen twice", str(repeats)))
     if epochs is not None:
         total = plan.total_steps(epochs)
-        seen = sum(sum(plan._sizes(e)) for e in range(epochs))
+        seen = plan.samples_seen(epochs)
         rows += [("epochs", str(epochs)), ("total steps", str(total)), ("samples seen", str(seen))]
     width = max(len(name) for name, _ in rows) + 2
     for name, value in rows:
@@ -145,11 +135,11 @@ def _show_all(n: int, b: int | None, shuffle: bool, seed: int | None, epochs: in
         except ValueError:
             table.append([policy, "0", "— (batch_size > n_samples)"] + ["0"] * (len(header) - 3))
             continue
-        not_seen, repeats = _epoch0_counts(plan)
+        not_seen, repeats = plan.unseen_and_repeats()
         row = [policy, str(plan.steps_per_epoch), plan.describe(), str(plan.samples_per_epoch),
                str(not_seen), str(repeats)]
         if epochs is not None:
-            seen = sum(sum(plan._sizes(e)) for e in range(epochs))
+            seen = plan.samples_seen(epochs)
             row += [str(plan.total_steps(epochs)), str(seen)]
         table.append(row)
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]

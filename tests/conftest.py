@@ -30,3 +30,16 @@ def digits_train() -> tuple[np.ndarray, np.ndarray]:
 
     split = digits()
     return split.X_train, split.y_train
+
+
+@pytest.fixture(scope="session")
+def digits_grads(digits_train: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per-sample gradients of softmax regression on digits at one fixed θ (after two epochs
+    of SGD with B=32, seed 0): the matrix the noise and noise-scale tests measure."""
+    from companion.core.models import SoftmaxRegression
+    from companion.core.training import fit
+
+    X, y = digits_train
+    model = SoftmaxRegression(64, 10, seed=0)
+    fit(model, X, y, batch_size=32, epochs=2, seed=0)
+    return model.per_sample_grads(X, y)

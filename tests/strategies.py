@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 from hypothesis import strategies as st
 
 from companion.core.batching import REMAINDERS, BatchPlan
@@ -64,3 +65,28 @@ def batch_plans(
 
 
 epochs = st.integers(min_value=0, max_value=5)
+positive_epochs = st.integers(min_value=1, max_value=5)
+
+# -- value ranges of the other property tests (one place, so they are seen side by side) ---
+small_seeds = st.integers(0, 10**6)
+"""Seeds of the small random matrices."""
+data_shapes = st.tuples(st.integers(2, 40), st.integers(1, 4))
+"""(rows, columns) of a small regression data set (curvature)."""
+tiny_grad_shapes = st.tuples(st.integers(2, 5), st.integers(1, 3))
+"""(N, P) of a per-sample gradient matrix small enough to enumerate every batch."""
+weights_2d = st.floats(-3, 3)
+"""One coordinate of the two-weight landscape."""
+nqm_dims = st.integers(1, 10)
+lr_fractions = st.floats(0.01, 0.99)
+"""A step size as a fraction of the stability limit 2/h_max."""
+nqm_batch_sizes = st.integers(1, 512)
+target_fractions = st.floats(0.01, 0.9)
+noise_sample_counts = st.integers(3, 500)
+grad_sq_norms = st.floats(0.01, 10.0)
+trace_sigmas = st.floats(0.0, 100.0)
+
+
+def random_grads(n: int = 40, p: int = 3, seed: int = 0) -> np.ndarray:
+    """An ``(n, p)`` matrix of per-sample gradients with unequal scales and a non-zero mean."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, size=p) + rng.normal(size=p)

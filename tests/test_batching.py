@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from strategies import PlanArgs, batch_plans, epochs, plan_args
+from strategies import PlanArgs, batch_plans, epochs, plan_args, positive_epochs
 
 from companion.core.batching import DEFAULT_BATCH_SIZE, REMAINDERS, BatchPlan, describe_sizes
 
@@ -187,7 +186,7 @@ def test_fill_repeats_only_in_the_last_batch(args: PlanArgs, e: int) -> None:
 
 
 @EXAMPLES
-@given(plan_args(remainders=("carry",)), st.integers(min_value=1, max_value=5))
+@given(plan_args(remainders=("carry",)), positive_epochs)
 def test_carry_is_a_prefix_of_the_permutation_stream(args: PlanArgs, n_epochs: int) -> None:
     plan = args.plan()
     n, b = args.n_samples, args.batch_size
@@ -354,3 +353,45 @@ def test_repr_rebuilds_the_same_plan(plan: BatchPlan) -> None:
     again = eval(repr(plan), {"BatchPlan": BatchPlan})  # our own repr
     assert repr(again) == repr(plan)
     assert all(np.array_equal(x, y) for x, y in zip(again.epoch(1), plan.epoch(1), strict=True))
+
+
+# -- lazy counts: closed forms, constant memory in N ---------------------------------------------
+
+
+@EXAMPLES
+@given(plan_args(), epochs)
+def test_lazy_sizes_and_closed_forms_equal_the_materialised_batches(args: PlanArgs,
+                                                                    n_epochs: int) -> None:
+    plan = args.plan()
+    for e in range(n_epochs):
+        listed = [len(x) for x in plan.epoch(e)]
+        assert list(plan.sizes(e)) == listed and plan.sizes(e) == tuple(listed)
+        assert np.asarray(plan.sizes(e)).tolist() == listed
+        assert plan.sizes(e).total == sum(listed) and plan.sizes(e).count == len(listed)
+    assert plan.samples_seen(n_epochs) == sum(sum(len(x) for x in plan.epoch(e))
+                                              for e in range(n_epochs))
+    counts = np.bincount(flat(plan.epoch(0)), minlength=args.n_samples)
+    distinct = int(np.count_nonzero(counts))
+    assert plan.unseen_and_repeats() == (args.n_samples - distinct, int(counts.sum()) - distinct)
+    assert describe_sizes(plan.batch_sizes) == describe_sizes(tuple(plan.batch_sizes))
+
+
+def test_a_billion_samples_in_batches_of_one_costs_no_memory() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        plan = BatchPlan(10**9, 1, shuffle=False)
+        counts = (plan.steps_per_epoch, plan.samples_per_epoch, plan.describe(),
+                  plan.total_steps(10**9), plan.batch_sizes[-1], len(plan.batch_sizes))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert counts == (10**9, 10**9, "1000000000 × 1", 10**18, 1, 10**9)
+    assert peak < 100_000  # bytes: the 8 GB of batch sizes are never built
+    huge = BatchPlan(10**19, 3, remainder="fill")
+    assert huge.steps_per_epoch == 3333333333333333334 and huge.samples_per_epoch == 10**19 + 2
+    assert huge.batch_sizes.runs == ((3333333333333333334, 3),)
+    with pytest.raises(ValueError, match=r"n_samples=10000000000000000000 is too large to list "
+                                         r"sample indices \(at most 2\*\*62"):
+        huge.epoch(0)

@@ -141,3 +141,33 @@ def test_python_dash_m() -> None:
     bad = subprocess.run([sys.executable, "-m", "companion", "plan", "--samples", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "must be a positive int" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "fields"),
+    [
+        (["--samples", "10", "--batch-size", "3", "--epochs", "1000000000"],
+         {"total steps": "4000000000", "samples seen": "10000000000"}),
+        (["--samples", "1000000000", "--batch-size", "1"],
+         {"steps per epoch": "1000000000", "batch sizes": "1000000000 × 1"}),
+        (["--samples", "99999999999999999999"],
+         {"steps per epoch": "3125000000000000000",
+          "batch sizes": "3124999999999999999 × 32 + 1 × 31"}),
+        (["--samples", "1050", "--batch-size", "100", "--remainder", "carry", "--epochs", "3",
+          "--shuffle"],
+         {"not seen in epoch 0": "50 (carried into epoch 1)", "total steps": "31",
+          "samples seen": "3100"}),
+    ],
+)
+def test_huge_inputs_are_answered_from_closed_forms(capsys: pytest.CaptureFixture[str],
+                                                    argv: list[str], fields: dict) -> None:
+    code, out, err = run(capsys, "plan", *argv)
+    assert code == 0 and err == ""
+    for name, value in fields.items():
+        assert field(out, name) == value
+
+
+def test_a_number_too_long_for_int_names_the_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "plan", "--samples", "9" * 5000)
+    assert code == 2 and out == ""
+    assert "argument --samples: must be a positive int; got '99999" in err and len(err) < 600

@@ -194,7 +194,7 @@ def test_experiment_rejects_bad_arguments(digits_train: tuple) -> None:
         critical_batch_experiment(X)
     with pytest.raises(ValueError, match=r"batch_sizes\[0\] must be at most n_samples=1347"):
         critical_batch_experiment(X, y, batch_sizes=[2048])
-    with pytest.raises(ValueError, match="lrs must be a finite real number > 0"):
+    with pytest.raises(ValueError, match=r"lrs\[0\] must be a finite real number > 0; got 0.0"):
         critical_batch_experiment(X, y, lrs=[0.0])
     with pytest.raises(TypeError, match="quick must be True or False"):
         critical_batch_experiment(X, y, quick="yes")

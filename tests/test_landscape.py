@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from strategies import weights_2d
 
 from companion.core.batching import BatchPlan
 from companion.measure.landscape import (
@@ -41,7 +41,7 @@ def test_loss_is_half_mean_squared_residual(problem: Problem2D) -> None:
 
 
 @settings(max_examples=30)
-@given(w1=st.floats(-3, 3), w2=st.floats(-3, 3))
+@given(w1=weights_2d, w2=weights_2d)
 def test_gradient_matches_central_differences(w1: float, w2: float) -> None:
     p = digits_problem()
     w, eps = np.array([w1, w2]), 1e-6

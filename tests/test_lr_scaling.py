@@ -153,7 +153,7 @@ def test_sweep_properties_with_an_all_diverged_row() -> None:
     ("kwargs", "error", "match"),
     [
         ({"lrs": []}, ValueError, "lrs must hold at least one learning rate"),
-        ({"lrs": [0.1, -1.0]}, ValueError, "lrs must be a finite real number > 0; got -1.0"),
+        ({"lrs": [0.1, -1.0]}, ValueError, r"lrs\[1\] must be a finite real number > 0; got -1.0"),
         ({"epochs": 0}, ValueError, "epochs must be a positive int; got 0"),
         ({"search": 1}, TypeError, "search must be True or False; got 1"),
         ({"batch_sizes": [4, 0]}, ValueError, r"batch_sizes\[1\] must be a positive int"),
@@ -171,7 +171,7 @@ def test_sweep_validation(blobs: tuple[np.ndarray, np.ndarray], kwargs: dict, er
 
 def test_sweep_rejects_a_non_model(blobs: tuple[np.ndarray, np.ndarray]) -> None:
     X, y = blobs
-    with pytest.raises(TypeError, match="model must be a companion.core.models model; got dict"):
+    with pytest.raises(TypeError, match=r"model must be a companion.core.models model .*got dict, which lacks"):
         lr_sweep({}, X, y, [4], [0.1])
 
 

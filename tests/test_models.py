@@ -294,3 +294,73 @@ def test_bad_params_and_flat() -> None:
         model.set_flat(np.zeros(3))
     with pytest.raises(ValueError, match=r"vector must not contain NaN"):
         model.set_flat(np.array([0.0, np.nan, 0.0, 0.0]))
+
+
+def test_item_assignment_writes_through_to_the_model() -> None:
+    model = MLP([3, 4, 2], seed=0)
+    new_w = np.arange(12.0).reshape(3, 4)
+    model.params["W0"] = new_w  # the line a learner writes
+    np.testing.assert_array_equal(model.params["W0"], new_w)
+    np.testing.assert_array_equal(model.get_flat()[:12], new_w.ravel())
+    new_w[0, 0] = 99.0  # copied in, not aliased
+    assert model.params["W0"][0, 0] == 0.0
+    model.params["b0"] -= 1.0  # in place, then written back onto itself
+    assert model.params["b0"].tolist() == [-1.0] * 4
+    model.params["b1"] = [1, 2]  # ints become the model's floats
+    assert model.params["b1"].dtype == np.float64 and model.params["b1"].tolist() == [1.0, 2.0]
+    f32 = SoftmaxRegression(2, 2, dtype=np.float32)
+    f32.params["b"] = np.array([0.25, 0.5])
+    assert f32.params["b"].dtype == np.float32 and f32.params["b"].tolist() == [0.25, 0.5]
+    assert dict(model.params).keys() == {"W0", "b0", "W1", "b1"} and len(model.params) == 4
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "error", "match"),
+    [
+        ("W", "garbage", TypeError, r"params\['W'\] must be an array-like of numbers; got 'garbage'"),
+        ("W", np.zeros((1, 3)), ValueError, r"params\['W'\] must have shape \(3, 1\); got \(1, 3\)"),
+        ("W", np.array([["a"], ["b"], ["c"]]), TypeError, r"params\['W'\] must hold numbers of kind"),
+        ("b", [np.nan], ValueError, r"params\['b'\] must not contain NaN or infinite values"),
+        ("w", np.zeros((3, 1)), KeyError, r"params has the keys \['W', 'b'\] \(fixed by the model\); got 'w'"),
+    ],
+)
+def test_item_assignment_is_checked_and_leaves_the_model_unchanged(
+    key: str, value: Any, error: type, match: str
+) -> None:
+    model = LinearRegression(3)
+    before = model.get_flat()
+    with pytest.raises(error, match=match):
+        model.params[key] = value
+    np.testing.assert_array_equal(model.get_flat(), before)
+
+
+def test_parameters_cannot_be_deleted_and_structure_is_read_only() -> None:
+    model = SoftmaxRegression(2, 3)
+    with pytest.raises(TypeError, match=r"params\['W'\] cannot be deleted"):
+        del model.params["W"]
+    assert list(model.params) == ["W", "b"]
+    for name, value in [("n_features", 5), ("n_classes", 4), ("dtype", np.float32), ("n_params", 1)]:
+        with pytest.raises(AttributeError, match=rf"{name} is fixed when the model is built"):
+            setattr(model, name, value)
+    assert (model.n_features, model.n_classes, model.n_params) == (2, 3, 9)
+    assert model.params.layout == model.layout == (("W", (2, 3)), ("b", (3,)))
+    model.params.vector[:] = 0.0  # the live flat view
+    assert model.get_flat().tolist() == [0.0] * 9
+
+
+def test_one_model_protocol_and_one_check() -> None:
+    from companion.core.models import BaseModel, check_model
+
+    for model in (LinearRegression(2), SoftmaxRegression(2, 3), MLP([2, 4, 3])):
+        assert isinstance(model, Model) and isinstance(model, BaseModel)
+        assert check_model(model) is model
+
+    class Partial:  # a duck-typed model missing most of the protocol
+        param_names = ("w",)
+
+        def loss_and_grad(self, X: Any, y: Any) -> None: ...
+
+    assert not isinstance(Partial(), Model)
+    with pytest.raises(TypeError, match=r"net must be a companion.core.models model .*got Partial, "
+                                        r"which lacks n_params, n_features, is_classifier, \.\.\."):
+        check_model(Partial(), "net")

@@ -7,43 +7,28 @@ import itertools
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from strategies import random_grads, small_seeds, tiny_grad_shapes
 
+from companion.core._validation import check_batch_sizes
 from companion.core.datasets import digits
 from companion.core.models import SoftmaxRegression
-from companion.core.training import fit
 from companion.measure.noise import (
     GradientNoise,
     batch_variance,
-    check_batch_sizes,
     covariance_trace,
     fpc,
     full_gradient,
     gradient_noise,
     measure_gradient_noise,
-    powers_of_two,
     sample_batch_means,
 )
+from companion.measure.sampling import powers_of_two
 
 # Monte-Carlo tolerance used throughout: an average of R i.i.d. draws has standard error
 # sd/√R, with sd estimated from the same draws; 5 standard errors put the chance of a false
 # failure of one comparison below 1e-6 (normal tail; the means of R ≥ 300 draws of these
 # bounded quantities are close to normal), so the seeded tests are stable yet sharp.
 Z = 5.0
-
-
-def random_grads(n: int = 40, p: int = 3, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, size=p) + rng.normal(size=p)
-
-
-@pytest.fixture(scope="module")
-def digits_grads() -> np.ndarray:
-    """Per-sample gradients of softmax regression on digits after one epoch of SGD."""
-    data = digits()
-    model = SoftmaxRegression(64, 10, seed=0)
-    fit(model, data.X_train, data.y_train, batch_size=32, epochs=1, seed=0, progress=False)
-    return model.per_sample_grads(data.X_train, data.y_train)
 
 
 # -- exact formulas ------------------------------------------------------------------------------
@@ -71,8 +56,10 @@ def test_batch_variance_edge_cases() -> None:
 
 
 @settings(max_examples=60)
-@given(n=st.integers(2, 6), p=st.integers(1, 3), seed=st.integers(0, 10**6))
-def test_without_replacement_formula_by_enumerating_every_subset(n: int, p: int, seed: int) -> None:
+@given(shape=tiny_grad_shapes, seed=small_seeds)
+def test_without_replacement_formula_by_enumerating_every_subset(shape: tuple[int, int],
+                                                                   seed: int) -> None:
+    n, p = shape
     g = random_grads(n, p, seed)
     big_g = g.mean(axis=0)
     t = covariance_trace(g)
@@ -83,8 +70,10 @@ def test_without_replacement_formula_by_enumerating_every_subset(n: int, p: int,
 
 
 @settings(max_examples=40)
-@given(n=st.integers(1, 5), p=st.integers(1, 3), seed=st.integers(0, 10**6))
-def test_with_replacement_formula_by_enumerating_every_tuple(n: int, p: int, seed: int) -> None:
+@given(shape=tiny_grad_shapes, seed=small_seeds)
+def test_with_replacement_formula_by_enumerating_every_tuple(shape: tuple[int, int],
+                                                              seed: int) -> None:
+    n, p = shape
     g = random_grads(n, p, seed)
     big_g = g.mean(axis=0)
     t = covariance_trace(g)
@@ -158,7 +147,7 @@ def test_same_seed_same_result_other_seed_differs() -> None:
 
 
 def test_chunked_draws_agree_with_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
-    import companion.measure.noise as noise
+    import companion.measure.sampling as noise
 
     g = random_grads(n=20)
     whole = sample_batch_means(g, 6, n_draws=37, seed=2)

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import grad_sq_norms, noise_sample_counts, random_grads, trace_sigmas
 
-from companion.core.datasets import digits
-from companion.core.models import SoftmaxRegression
-from companion.core.training import fit
 from companion.measure.noise import batch_variance, covariance_trace
 from companion.measure.noise_scale import (
     NoiseScaleEstimate,
@@ -25,21 +23,8 @@ from companion.measure.noise_scale import (
 Z = 5.0
 
 
-def random_grads(n: int = 200, p: int = 4, seed: int = 1) -> np.ndarray:
-    return np.random.default_rng(seed).normal(loc=0.7, size=(n, p))
-
-
-@pytest.fixture(scope="module")
-def digits_model_grads() -> np.ndarray:
-    """Softmax regression on digits at a fixed θ: after two epochs of SGD with B=32."""
-    data = digits()
-    model = SoftmaxRegression(64, 10, seed=0)
-    fit(model, data.X_train, data.y_train, batch_size=32, epochs=2, seed=0, progress=False)
-    return model.per_sample_grads(data.X_train, data.y_train)
-
-
 def test_exact_b_simple() -> None:
-    g = random_grads()
+    g = random_grads(200, 4, seed=1)
     big_g = g.mean(axis=0)
     assert simple_noise_scale(g) == pytest.approx(covariance_trace(g) / (big_g @ big_g))
     assert simple_noise_scale([[1.0], [-1.0]]) == float("inf")  # G = 0
@@ -47,10 +32,10 @@ def test_exact_b_simple() -> None:
 
 @settings(max_examples=50)
 @given(
-    n=st.integers(3, 500),
+    n=noise_sample_counts,
     data=st.data(),
-    g_sq=st.floats(0.01, 10.0),
-    trace=st.floats(0.0, 100.0),
+    g_sq=grad_sq_norms,
+    trace=trace_sigmas,
     replace=st.booleans(),
 )
 def test_estimator_inverts_the_expectation_exactly(
@@ -91,7 +76,7 @@ def test_numerator_and_denominator_are_averaged_before_dividing() -> None:
 
 @pytest.mark.parametrize("replace", [True, False])
 def test_estimate_agrees_with_exact_on_synthetic_gradients(replace: bool) -> None:
-    g = random_grads()
+    g = random_grads(200, 4, seed=1)
     est = estimate_noise_scale(g, 4, 64, n_draws=4000, replace=replace, seed=3)
     exact = simple_noise_scale(g)
     assert abs(est.b_simple - exact) < Z * est.b_simple_se
@@ -116,12 +101,12 @@ def test_without_replacement_needs_the_correction() -> None:
 
 
 @pytest.mark.parametrize("replace", [True, False])
-def test_digits_estimate_agrees_with_exact(digits_model_grads: np.ndarray, replace: bool) -> None:
-    exact = simple_noise_scale(digits_model_grads)
-    est = estimate_noise_scale(digits_model_grads, 8, 128, n_draws=3000, replace=replace, seed=0)
+def test_digits_estimate_agrees_with_exact(digits_grads: np.ndarray, replace: bool) -> None:
+    exact = simple_noise_scale(digits_grads)
+    est = estimate_noise_scale(digits_grads, 8, 128, n_draws=3000, replace=replace, seed=0)
     assert abs(est.b_simple - exact) < Z * est.b_simple_se
     assert est.b_simple_se < 0.1 * exact
-    assert 1 < exact < len(digits_model_grads)  # a meaningful noise scale, not a degenerate one
+    assert 1 < exact < len(digits_grads)  # a meaningful noise scale, not a degenerate one
 
 
 def test_bad_arguments() -> None:

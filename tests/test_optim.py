@@ -8,11 +8,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from companion.core import schedules
+from companion.core.models import flatten
 from companion.core.optim import SGD
 from companion.core.schedules import (
-    ConstantLR,
-    LinearWarmupLR,
-    StepDecayLR,
     constant,
     linear_warmup,
     step_decay,
@@ -100,7 +99,7 @@ def test_step_updates_in_place_and_keeps_float32() -> None:
     for _ in range(3):
         opt.step({"w": w}, {"w": np.full(3, 0.5, dtype=np.float32)})
     assert w.dtype == np.float32
-    assert opt.state["momentum_buffers"]["w"].dtype == np.float32
+    assert opt.state["momentum_buffer"].dtype == np.float32
     assert w[0] < 1.0
 
 
@@ -109,12 +108,13 @@ def test_state_reset_copy() -> None:
     run(opt, 1.0, [1.0])
     state = opt.state
     assert state["iterations"] == 1
-    np.testing.assert_array_equal(state["momentum_buffers"]["w"], [1.0])
-    state["momentum_buffers"]["w"][0] = 100.0  # a copy: does not reach the optimiser
+    np.testing.assert_array_equal(state["momentum_buffer"], [1.0])
+    assert state["layout"] == (("w", (1,)),)
+    state["momentum_buffer"][0] = 100.0  # a copy: does not reach the optimiser
     twin = opt.copy()
     assert run(twin, 0.9, [1.0]) == run(opt, 0.9, [1.0])  # same continuation
     opt.reset()
-    assert opt.state == {"iterations": 0, "momentum_buffers": {}}
+    assert opt.state == {"iterations": 0, "layout": None, "momentum_buffer": None}
     assert run(opt, 1.0, [1.0]) == [0.9]  # fresh buffer: b = g at the first step
 
 
@@ -142,10 +142,15 @@ def test_schedules_values() -> None:
     assert [warm(t) for t in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     chained = linear_warmup(1.0, warmup_steps=2, after=step_decay(1.0, 2, gamma=0.1))
     assert [chained(t) for t in range(6)] == pytest.approx([0.5, 1.0, 1.0, 1.0, 0.1, 0.1])
-    assert isinstance(constant(1.0), ConstantLR)
-    assert isinstance(step_decay(1.0, 1), StepDecayLR)
-    assert isinstance(linear_warmup(1.0, 1), LinearWarmupLR)
-    assert repr(step_decay(0.1, 5)) == "StepDecayLR(lr=0.1, step_size=5, gamma=0.1)"
+    assert repr(step_decay(0.1, 5)) == "step_decay(lr=0.1, step_size=5, gamma=0.1)"
+    assert repr(constant(0.5)) == "constant(lr=0.5)"
+    assert repr(chained) == ("linear_warmup(lr=1.0, warmup_steps=2, "
+                             "after=step_decay(lr=1.0, step_size=2, gamma=0.1))")
+    for schedule in (constant(0.5), step_decay(0.1, 5), chained):  # the repr rebuilds it
+        assert eval(repr(schedule), vars(schedules)) == schedule
+    classes = {n for n, v in vars(schedules).items() if isinstance(v, type)
+               and v.__module__ == schedules.__name__ and not n.startswith("_")}
+    assert classes == set()  # one spelling per schedule: the functions
 
 
 def test_repr() -> None:
@@ -162,7 +167,10 @@ def test_repr() -> None:
         ({"lr": math.inf}, ValueError, r"lr must be a finite real number > 0; got inf"),
         ({"lr": "0.1"}, TypeError, r"lr must be a positive float or a schedule"),
         ({"lr": True}, TypeError, r"lr must be a positive float or a schedule"),
-        ({"momentum": -0.5}, ValueError, r"momentum must be a finite real number >= 0; got -0.5"),
+        ({"momentum": -0.5}, ValueError, r"momentum must be a finite real number >= 0 and < 1; got -0.5"),
+        ({"momentum": 1.0}, ValueError, r"momentum must be a finite real number >= 0 and < 1; got 1.0"),
+        ({"momentum": 1.5}, ValueError, r"momentum must be a finite real number >= 0 and < 1; got 1.5"),
+        ({"momentum": math.nan}, ValueError, r"momentum must be a finite real number >= 0 and < 1; got nan"),
         ({"weight_decay": -1}, ValueError, r"weight_decay must be a finite real number >= 0"),
         ({"nesterov": 1}, TypeError, r"nesterov must be True or False; got 1"),
         ({"nesterov": True}, ValueError, r"nesterov=True requires momentum > 0"),
@@ -181,9 +189,61 @@ def test_bad_step_arguments() -> None:
         opt.step({"w": np.zeros(2)}, {"w": np.zeros(3)})
     with pytest.raises(TypeError, match=r"params\['w'\] must be a NumPy float array"):
         opt.step({"w": [0.0, 0.0]}, {"w": np.zeros(2)})
-    with pytest.raises(TypeError, match=r"params and grads must be dicts of arrays"):
+    with pytest.raises(TypeError, match=r"params must be a dict of NumPy float arrays .*got list"):
         opt.step([np.zeros(2)], [np.zeros(2)])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"grads must be a dict of arrays .*got ndarray"):
+        opt.step({"w": np.zeros(2)}, np.zeros(2))  # a flat vector needs model.params
     assert opt.iterations == 0
+
+
+@pytest.mark.parametrize(
+    ("grad", "error", "match"),
+    [
+        ([np.nan, 0.0], ValueError, r"grads\['w'\] must not contain NaN or infinite values; found 1 at row 0"),
+        ([0.0, np.inf], ValueError, r"grads\['w'\] must not contain NaN or infinite values; found 1 at row 1"),
+        ("abc", TypeError, r"grads\['w'\] must be an array-like of numbers; got 'abc'"),
+        (["a", "b"], TypeError, r"grads\['w'\] must hold numbers of kind \['f'\]"),
+    ],
+)
+def test_bad_gradients_are_rejected_before_any_change(grad: object, error: type, match: str) -> None:
+    w = np.ones(2)
+    opt = SGD(0.1, momentum=0.9)
+    with pytest.raises(error, match=match):
+        opt.step({"w": w}, {"w": grad})
+    assert w.tolist() == [1.0, 1.0] and opt.state == SGD(0.1).state
+
+
+def test_flat_gradient_of_a_model_equals_the_named_step() -> None:
+    from companion.core.models import MLP
+
+    X, y = np.random.default_rng(0).normal(size=(8, 3)), np.arange(8) % 2
+    a, b = MLP([3, 4, 2], seed=1), MLP([3, 4, 2], seed=1)
+    opt_a, opt_b = SGD(0.1, momentum=0.9), SGD(0.1, momentum=0.9)
+    for _ in range(3):
+        opt_a.step(a.params, a.grad(X, y))
+        opt_b.step(b.params, flatten(b.grad(X, y), b.param_names))
+    np.testing.assert_array_equal(a.get_flat(), b.get_flat())
+    np.testing.assert_array_equal(opt_a.state["momentum_buffer"], opt_b.state["momentum_buffer"])
+    with pytest.raises(ValueError, match=r"grads as one vector must have length 26 .*got shape \(3,\)"):
+        opt_a.step(a.params, np.zeros(3))
+
+
+def test_an_optimiser_bound_to_one_model_refuses_another_shape() -> None:
+    from companion.core.models import LinearRegression, SoftmaxRegression
+
+    X = np.ones((4, 2))
+    first, other = SoftmaxRegression(2, 3), LinearRegression(2)
+    opt = SGD(0.1, momentum=0.9)
+    opt.step(first.params, first.grad(X, [0, 1, 2, 0]))
+    before = other.get_flat()
+    with pytest.raises(ValueError, match=r"this SGD holds the state of parameters \[\('W', \(2, 3\)\), "
+                                         r"\('b', \(3,\)\)\] \(after 1 updates\); params has "
+                                         r"\[\('W', \(2, 1\)\), \('b', \(1,\)\)\]"):
+        opt.step(other.params, other.grad(X, [0.0, 1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(other.get_flat(), before)
+    opt.reset()
+    opt.step(other.params, other.grad(X, [0.0, 1.0, 2.0, 3.0]))
+    assert opt.layout == (("W", (2, 1)), ("b", (1,))) and opt.iterations == 1
 
 
 @pytest.mark.parametrize("value", [-0.1, math.nan, "fast"])

@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from strategies import positive_epochs
 
 from companion.core.batching import BatchPlan
 from companion.core.datasets import two_class
@@ -82,7 +82,7 @@ def test_the_1050_by_100_picture() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(args=plan_args(max_samples=300), epochs=st.integers(1, 3))
+@given(args=plan_args(max_samples=300), epochs=positive_epochs)
 def test_one_rectangle_per_batch(args, epochs: int) -> None:
     plan = args.plan()
     fig = plot_epoch_partition(plan, epochs=epochs)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+import re
+import sys
 import warnings
 from typing import Any
 
 import numpy as np
 import pytest
 
-from companion import SGD, BatchPlan, Callback, EarlyStopping, History, fit
+from companion import SGD, BatchPlan, Callback, EarlyStopping, History, StepLog, fit
+from companion.core import optim, training
 from companion.core.datasets import linear, multi_class, two_class
-from companion.core.models import MLP, LinearRegression, SoftmaxRegression, flatten
+from companion.core.models import MLP, LinearRegression, SoftmaxRegression
 from companion.core.schedules import step_decay
+from companion.core.training import train_by_hand
 
 X3, Y3 = multi_class(n=1050, n_classes=3, seed=1)
 XV, YV = multi_class(n=120, n_classes=3, seed=2)
@@ -21,36 +25,6 @@ XV, YV = multi_class(n=120, n_classes=3, seed=2)
 def quiet_fit(model: Any, X: Any, y: Any, **kwargs: Any) -> History:
     kwargs.setdefault("progress", False)
     return fit(model, X, y, **kwargs)
-
-
-def manual_fit(model: Any, X: np.ndarray, y: np.ndarray, plan: BatchPlan, epochs: int,
-               opt: SGD, accumulate: int = 1) -> dict[str, list]:
-    """The documented semantics, written with the public API only."""
-    out: dict[str, list] = {"loss": [], "accuracy": [], "step_loss": [], "grad_norm": []}
-    for e in range(epochs):
-        batches = plan.epoch(e)
-        loss_sum = correct = seen = 0.0
-        for start in range(0, len(batches), accumulate):
-            group = batches[start : start + accumulate]
-            n_total = sum(len(b) for b in group)
-            total = {k: np.zeros_like(v) for k, v in model.params.items()}
-            update_loss = 0.0
-            for idx in group:
-                loss, grads = model.loss_and_grad(X[idx], y[idx])
-                if model.is_classifier:
-                    correct += np.sum(model.predict(X[idx]) == y[idx])
-                for k in total:
-                    total[k] += len(idx) * grads[k]
-                update_loss += len(idx) * loss
-            mean_grad = {k: v / n_total for k, v in total.items()}
-            out["step_loss"].append(update_loss / n_total)
-            out["grad_norm"].append(np.linalg.norm(flatten(mean_grad, model.param_names)))
-            loss_sum += update_loss
-            seen += n_total
-            opt.step(model.params, mean_grad)
-        out["loss"].append(loss_sum / seen)
-        out["accuracy"].append(correct / seen)
-    return out
 
 
 # -- counting ------------------------------------------------------------------------------------
@@ -65,7 +39,7 @@ def test_1050_by_100_gives_11_steps_per_epoch() -> None:
     assert steps["batch_size"].tolist() == ([100] * 10 + [50]) * 3
     assert steps["samples_seen"].tolist() == np.cumsum(([100] * 10 + [50]) * 3).tolist()
     assert h.epoch == [0, 1, 2]
-    assert h.params["steps"] == 33 and h.params["batch_size"] == 100
+    assert h.settings["steps"] == 33 and h.settings["batch_size"] == 100
 
 
 @pytest.mark.parametrize(("remainder", "steps"), [("keep", 33), ("drop", 30), ("fill", 33),
@@ -81,9 +55,9 @@ def test_remainder_policies_reach_fit(remainder: str, steps: int) -> None:
 
 def test_default_batch_size_is_32() -> None:
     h = quiet_fit(SoftmaxRegression(2, 3), X3, Y3, seed=0)
-    assert h.params["batch_size"] == 32
+    assert h.settings["batch_size"] == 32
     assert len(h.steps) == math.ceil(1050 / 32)
-    assert h.params["epochs"] == 1
+    assert h.settings["epochs"] == 1
 
 
 # -- what is recorded ----------------------------------------------------------------------------
@@ -108,13 +82,35 @@ def test_records_match_the_manual_loop() -> None:
     twin = model.copy()
     opt = SGD(0.2, momentum=0.9, weight_decay=1e-3)
     h = quiet_fit(model, X3, Y3, batch_size=64, epochs=2, optimizer=opt, seed=7)
-    ref = manual_fit(twin, X3, Y3, BatchPlan(1050, 64, seed=7), 2,
-                     SGD(0.2, momentum=0.9, weight_decay=1e-3))
+    ref = train_by_hand(twin, X3, Y3, BatchPlan(1050, 64, seed=7), 2,
+                        SGD(0.2, momentum=0.9, weight_decay=1e-3))
     np.testing.assert_allclose(model.get_flat(), twin.get_flat(), rtol=1e-12, atol=1e-13)
-    np.testing.assert_allclose(h.steps["loss"], ref["step_loss"], rtol=1e-12)
-    np.testing.assert_allclose(h.steps["grad_norm"], ref["grad_norm"], rtol=1e-12)  # before decay
-    np.testing.assert_allclose(h.history["loss"], ref["loss"], rtol=1e-12)
-    np.testing.assert_allclose(h.history["accuracy"], ref["accuracy"], rtol=1e-12)
+    np.testing.assert_allclose(h.steps["loss"], ref.steps["loss"], rtol=1e-12)
+    np.testing.assert_allclose(h.steps["grad_norm"], ref.steps["grad_norm"], rtol=1e-12)  # before decay
+    np.testing.assert_array_equal(h.steps["lr"], ref.steps["lr"])
+    np.testing.assert_array_equal(h.steps["samples_seen"], ref.steps["samples_seen"])
+    np.testing.assert_allclose(h.history["loss"], ref.history["loss"], rtol=1e-12)
+    np.testing.assert_allclose(h.history["accuracy"], ref.history["accuracy"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("remainder", ["keep", "drop", "fill", "carry", "even"])
+@pytest.mark.parametrize("accumulate", [1, 3])
+def test_fit_equals_the_reference_loop_train_by_hand(remainder: str, accumulate: int) -> None:
+    model, twin = MLP([2, 6, 3], seed=2, activation="tanh"), MLP([2, 6, 3], seed=2, activation="tanh")
+    opt = SGD(step_decay(0.3, step_size=5, gamma=0.5), momentum=0.8, nesterov=True)
+    h = quiet_fit(model, X3, Y3, batch_size=70, epochs=3, optimizer=opt, seed=4,
+                  remainder=remainder, accumulate=accumulate)
+    ref_opt = SGD(step_decay(0.3, step_size=5, gamma=0.5), momentum=0.8, nesterov=True)
+    ref = train_by_hand(twin, X3, Y3, BatchPlan(1050, 70, remainder, seed=4), 3, ref_opt,
+                        accumulate=accumulate)
+    assert len(h.steps) == len(ref.steps) == opt.iterations == ref_opt.iterations
+    np.testing.assert_allclose(model.get_flat(), twin.get_flat(), rtol=1e-12, atol=1e-13)
+    for field in ("loss", "grad_norm"):
+        np.testing.assert_allclose(h.steps[field], ref.steps[field], rtol=1e-12)
+    for field in ("step", "epoch", "batch_size", "samples_seen", "lr"):
+        np.testing.assert_array_equal(h.steps[field], ref.steps[field])
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(h.history[key], ref.history[key], rtol=1e-12)
 
 
 def test_validation_metrics_use_the_end_of_epoch_parameters() -> None:
@@ -148,6 +144,18 @@ def test_optimizer_state_carries_over() -> None:
     quiet_fit(model, X3, Y3, batch_size=100, seed=0, optimizer=opt)
     quiet_fit(model, X3, Y3, batch_size=100, seed=0, optimizer=opt)
     assert opt.iterations == 22
+    # the same 22 updates in one run: the momentum buffer did not restart between fits
+    twin, twin_opt = SoftmaxRegression(2, 3), SGD(0.1, momentum=0.9)
+    for _ in range(2):  # a hand-written continuation of the same two runs
+        ref = train_by_hand(twin, X3, Y3, BatchPlan(1050, 100, seed=0), 1, twin_opt)
+    assert len(ref.steps) == 11 and twin_opt.iterations == 22
+    np.testing.assert_allclose(model.get_flat(), twin.get_flat(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(opt.state["momentum_buffer"], twin_opt.state["momentum_buffer"],
+                               rtol=1e-12, atol=1e-14)
+    fresh, fresh_opt = SoftmaxRegression(2, 3), SGD(0.1, momentum=0.9)
+    quiet_fit(fresh, X3, Y3, batch_size=100, seed=0, optimizer=fresh_opt)
+    quiet_fit(fresh, X3, Y3, batch_size=100, seed=0, optimizer=SGD(0.1, momentum=0.9))
+    assert np.abs(fresh.get_flat() - model.get_flat()).max() > 1e-3  # a restart would show
 
 
 def test_step_log_access() -> None:
@@ -212,10 +220,10 @@ def test_accumulation_leftovers_make_one_smaller_update() -> None:
                   optimizer=SGD(0.5))
     # 11 batches per epoch -> updates of 4, 4 and 3 batches: 400, 400, 250 samples
     assert h.steps["batch_size"].tolist() == [400, 400, 250] * 2
-    ref = manual_fit(twin, X3, Y3, BatchPlan(1050, 100, seed=1), 2, SGD(0.5), accumulate=4)
+    ref = train_by_hand(twin, X3, Y3, BatchPlan(1050, 100, seed=1), 2, SGD(0.5), accumulate=4)
     np.testing.assert_allclose(model.get_flat(), twin.get_flat(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(h.steps["loss"], ref["step_loss"], rtol=1e-12)
-    np.testing.assert_allclose(h.history["loss"], ref["loss"], rtol=1e-12)
+    np.testing.assert_allclose(h.steps["loss"], ref.steps["loss"], rtol=1e-12)
+    np.testing.assert_allclose(h.history["loss"], ref.history["loss"], rtol=1e-12)
 
 
 # -- determinism -----------------------------------------------------------------------------------
@@ -239,9 +247,9 @@ def test_same_seed_same_history_and_parameters() -> None:
 def test_seed_none_is_recorded_and_replays() -> None:
     m1 = SoftmaxRegression(2, 3)
     h1 = quiet_fit(m1, X3, Y3, batch_size=64, seed=None)
-    assert isinstance(h1.params["seed"], int)
+    assert isinstance(h1.settings["seed"], int)
     m2 = SoftmaxRegression(2, 3)
-    quiet_fit(m2, X3, Y3, batch_size=64, seed=h1.params["seed"])
+    quiet_fit(m2, X3, Y3, batch_size=64, seed=h1.settings["seed"])
     np.testing.assert_array_equal(m1.get_flat(), m2.get_flat())
 
 
@@ -260,28 +268,61 @@ def test_divergence_stops_with_history_and_finite_parameters() -> None:
     X = X * 10.0
     model = LinearRegression(3)
     with pytest.warns(RuntimeWarning, match=r"diverged at step \d+ \(epoch \d+\).*smaller learning rate") as record:
-        h = quiet_fit(model, X, y, batch_size=20, epochs=50, optimizer=SGD(1.0), seed=0)
+        h = quiet_fit(model, X, y, batch_size=20, epochs=50, optimizer=SGD(0.05), seed=0)
     assert record[0].filename == __file__  # the warning points at the caller
     assert h.stop_reason == "diverged"
     assert "diverged" in h.message and h.message == str(record[0].message)
+    assert re.search(r"exceeds [0-9.e+]+, divergence_factor=1000 × the run.s first batch loss", h.message)
     assert 0 < len(h.steps) < 500
     assert np.isfinite(model.get_flat()).all()
-    assert np.isfinite(h.steps["loss"]).all()
     losses = h.steps["loss"]
-    assert losses[-1] > 1e100 * losses[0]  # it really was blowing up
+    assert np.isfinite(losses).all() and losses.max() <= 1000 * losses[0]
     assert len(h.history["loss"]) == h.steps["epoch"][-1] + 1  # the partial epoch is recorded
+
+
+def test_divergence_bound_stops_long_before_overflow_and_returns_a_model_within_it() -> None:
+    X, y, _ = linear(n=100, d=3, seed=0)
+    X = X * 10.0
+    # full batch: each step's batch loss is the loss of the whole data set at the model
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        unbounded = quiet_fit(LinearRegression(3), X, y, batch_size=100, epochs=400,
+                              optimizer=SGD(0.02), shuffle=False, divergence_factor=None)
+    model = LinearRegression(3)
+    with pytest.warns(RuntimeWarning, match=r"exceeds 162.656, divergence_factor=10 × the run.s first batch loss 16.2656. .*so it was undone too"):
+        h = quiet_fit(model, X, y, batch_size=100, epochs=400, optimizer=SGD(0.02),
+                      shuffle=False, divergence_factor=10)
+    first = h.steps["loss"][0]
+    assert len(h.steps) == 1 and len(unbounded.steps) == 265  # overflow came 264 steps later
+    assert unbounded.steps["loss"].max() > 1e300 * first  # only overflow stopped it
+    # the next loss (step 3's, 686 > 10 x 16.3) condemned update 2, so it was undone:
+    assert unbounded.steps["loss"][2] > 10 * first >= unbounded.steps["loss"][1]
+    assert model.loss(X, y) == pytest.approx(unbounded.steps["loss"][1], rel=1e-12)
+    replay = LinearRegression(3)
+    quiet_fit(replay, X, y, batch_size=100, epochs=len(h.steps), optimizer=SGD(0.02),
+              shuffle=False, divergence_factor=None)
+    np.testing.assert_array_equal(model.get_flat(), replay.get_flat())  # the model after the last row
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.5, "big", math.nan])
+def test_bad_divergence_factor(factor: object) -> None:
+    error = TypeError if isinstance(factor, str) else ValueError
+    with pytest.raises(error, match=r"divergence_factor must be a finite real number > 1"):
+        quiet_fit(SoftmaxRegression(2, 3), X3, Y3, divergence_factor=factor)
 
 
 def test_divergence_keeps_the_parameters_before_the_bad_update() -> None:
     X, y, _ = linear(n=200, d=3, seed=0)
     model = LinearRegression(3)
     with pytest.warns(RuntimeWarning, match="diverged"):
-        h = quiet_fit(model, X * 10, y, batch_size=20, epochs=50, optimizer=SGD(1.0), seed=0)
+        h = quiet_fit(model, X * 10, y, batch_size=20, epochs=50, optimizer=SGD(0.05), seed=0)
     k = len(h.steps)
+    assert k > 0
     replay = LinearRegression(3)
     stopper = StopAt(k)
-    quiet_fit(replay, X * 10, y, batch_size=20, epochs=50, optimizer=SGD(1.0), seed=0,
-              callbacks=[stopper])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the replay stops before diverging
+        quiet_fit(replay, X * 10, y, batch_size=20, epochs=50, optimizer=SGD(0.05), seed=0,
+                  callbacks=[stopper])
     np.testing.assert_array_equal(model.get_flat(), replay.get_flat())
 
 
@@ -293,7 +334,7 @@ def test_update_that_overflows_is_undone() -> None:
     model = start.copy()
     with pytest.warns(RuntimeWarning, match="so it was undone"):
         h = quiet_fit(model, X, y, batch_size=20, epochs=3, optimizer=SGD(1e308), shuffle=False)
-    assert h.stop_reason == "diverged" and len(h.steps) == 1
+    assert h.stop_reason == "diverged" and len(h.steps) == 0  # the update and its row undone
     assert np.isfinite(model.get_flat()).all()
     np.testing.assert_array_equal(model.get_flat(), start.get_flat())
     # the bad update is the last one: the end-of-epoch check reveals it
@@ -313,6 +354,159 @@ class StopAt(Callback):
             if self.interrupt:
                 raise KeyboardInterrupt
             self.history.stop_training = True
+
+
+# -- atomic steps: a KeyboardInterrupt at every instruction ------------------------------------
+
+XI = np.random.default_rng(0).normal(size=(6, 2))
+YI = np.arange(6) % 3
+_RUN_EPOCHS = training._Loop._run_epochs.__code__
+_OPCODE_FILES = {training.__file__, optim.__file__}
+
+
+def _interruptible_fit(interrupt_at: int | None) -> tuple[History | None, MLP, SGD, int]:
+    """fit with a trace that raises KeyboardInterrupt at its ``interrupt_at``-th event.
+
+    Events are counted only while ``_Loop._run_epochs`` runs (every step of every epoch):
+    one per bytecode instruction in training.py and optim.py (``f_trace_opcodes``), one per
+    line in every other Python frame (models, batching, history, validation, NumPy).
+    """
+    model, opt = MLP([2, 4, 3], seed=0), SGD(0.1, momentum=0.9, weight_decay=0.01)
+    seen, active = [0], [0]
+
+    def tracer(frame: Any, event: str, arg: Any) -> Any:
+        code = frame.f_code
+        if event == "call" and code is _RUN_EPOCHS:
+            active[0] += 1
+        if active[0]:
+            if code.co_filename in _OPCODE_FILES:
+                frame.f_trace_opcodes = True
+            if event in ("line", "opcode"):
+                seen[0] += 1
+                if seen[0] == interrupt_at:
+                    raise KeyboardInterrupt
+        if event == "return" and code is _RUN_EPOCHS:
+            active[0] -= 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            h = fit(model, XI, YI, batch_size=3, epochs=2, optimizer=opt, seed=1)
+    finally:
+        sys.settrace(None)
+    return h, model, opt, seen[0]
+
+
+class _Snapshots(Callback):
+    def __init__(self, model: MLP, opt: SGD) -> None:
+        self.model, self.opt = model, opt
+        self.states = [(model.get_flat(), opt.state)]
+
+    def on_step_end(self, step: int, logs: dict[str, Any]) -> None:
+        self.states.append((self.model.get_flat(), self.opt.state))
+
+
+def _reference_states() -> list[tuple[np.ndarray, dict[str, Any]]]:
+    model, opt = MLP([2, 4, 3], seed=0), SGD(0.1, momentum=0.9, weight_decay=0.01)
+    snaps = _Snapshots(model, opt)
+    fit(model, XI, YI, batch_size=3, epochs=2, optimizer=opt, seed=1, callbacks=[snaps])
+    return snaps.states
+
+
+_interruptible_fit(None)  # warm up (first calls take one-time paths)
+_, _, _, N_EVENTS = _interruptible_fit(None)
+REFERENCE = _reference_states()
+
+
+@pytest.mark.parametrize("part", range(4))
+def test_interrupt_at_every_instruction_leaves_model_and_optimiser_at_the_last_recorded_step(
+    part: int,
+) -> None:
+    assert len(REFERENCE) == 5 and N_EVENTS > 1000  # 4 steps, every instruction of each
+    for k in range(1 + part, N_EVENTS + 1, 4):
+        h, model, opt, _ = _interruptible_fit(k)
+        assert h is not None and h.interrupted and h.stop_reason == "interrupted", k
+        r = len(h.steps)
+        theta, state = REFERENCE[r]
+        np.testing.assert_array_equal(model.get_flat(), theta, err_msg=f"event {k}")
+        assert opt.iterations == state["iterations"] == r, k
+        assert opt.layout == (state["layout"] if r else opt.layout), k
+        if state["momentum_buffer"] is None:
+            assert opt.state["momentum_buffer"] is None, k
+        else:
+            np.testing.assert_array_equal(opt.state["momentum_buffer"], state["momentum_buffer"])
+        assert all(len(v) == len(h.epoch) for v in h.history.values()), k
+        assert len(h.history_batch_mean_loss) == len(h.epoch), k
+
+
+def test_resuming_after_an_interrupt_equals_an_uninterrupted_run() -> None:
+    k = N_EVENTS // 2 + 7  # somewhere inside the third step
+    h, model, opt, _ = _interruptible_fit(k)
+    assert h is not None and len(h.steps) == 2
+    ref_model, ref_opt = MLP([2, 4, 3], seed=0), SGD(0.1, momentum=0.9, weight_decay=0.01)
+    fit(ref_model, XI, YI, batch_size=3, epochs=1, optimizer=ref_opt, seed=1)
+    fit(ref_model, XI, YI, batch_size=3, epochs=1, optimizer=ref_opt, seed=5)
+    fit(model, XI, YI, batch_size=3, epochs=1, optimizer=opt, seed=5)
+    np.testing.assert_array_equal(model.get_flat(), ref_model.get_flat())
+
+
+class Raises(Callback):
+    def __init__(self, at_step: int) -> None:
+        self.at_step, self.ended = at_step, False
+
+    def on_step_end(self, step: int, logs: dict[str, Any]) -> None:
+        if step == self.at_step:
+            raise RuntimeError("callback failed")
+
+    def on_train_end(self, history: History) -> None:
+        self.ended = True
+
+
+def test_a_raising_callback_ends_the_run_with_the_history_attached() -> None:
+    model, opt = SoftmaxRegression(2, 3), SGD(0.1, momentum=0.9)
+    cb = Raises(at_step=13)
+    with pytest.raises(RuntimeError, match="callback failed") as info:
+        quiet_fit(model, X3, Y3, batch_size=100, epochs=3, optimizer=opt, callbacks=[cb])
+    h = info.value.history  # type: ignore[attr-defined]
+    assert cb.ended and h.stop_reason == "error"
+    assert h.message == ("Training stopped by an error in epoch 1 after 13 steps: "
+                         "RuntimeError: callback failed")
+    assert len(h.steps) == 13 and h.epoch == [0] and opt.iterations == 13
+    twin, twin_opt = SoftmaxRegression(2, 3), SGD(0.1, momentum=0.9)
+    quiet_fit(twin, X3, Y3, batch_size=100, epochs=3, optimizer=twin_opt, callbacks=[StopAt(13)])
+    np.testing.assert_array_equal(model.get_flat(), twin.get_flat())
+    np.testing.assert_array_equal(opt.state["momentum_buffer"], twin_opt.state["momentum_buffer"])
+
+
+# -- one optimiser path ---------------------------------------------------------------------------
+
+
+def test_a_hand_step_then_fit_continues_the_same_momentum() -> None:
+    X, y = X3[:200], Y3[:200]
+    hand, hand_opt = MLP([2, 8, 3], seed=3), SGD(0.1, momentum=0.9)
+    hand_opt.step(hand.params, hand.grad(X, y))  # one full-batch step by hand
+    quiet_fit(hand, X, y, batch_size=200, epochs=1, optimizer=hand_opt, shuffle=False)
+    twice, twice_opt = MLP([2, 8, 3], seed=3), SGD(0.1, momentum=0.9)
+    for _ in range(2):
+        quiet_fit(twice, X, y, batch_size=200, epochs=1, optimizer=twice_opt, shuffle=False)
+    np.testing.assert_allclose(hand.get_flat(), twice.get_flat(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hand_opt.state["momentum_buffer"],
+                               twice_opt.state["momentum_buffer"], rtol=1e-12, atol=1e-14)
+    assert hand_opt.iterations == twice_opt.iterations == 2
+    assert hand_opt.layout == twice_opt.layout == hand.layout
+
+
+def test_fit_refuses_an_optimiser_bound_to_another_model_shape() -> None:
+    opt = SGD(0.1, momentum=0.9)
+    quiet_fit(MLP([2, 8, 3]), X3, Y3, batch_size=100, optimizer=opt)
+    other = MLP([2, 4, 3])
+    before = other.get_flat()
+    with pytest.raises(ValueError, match=r"this SGD holds the state of parameters .*Use a new SGD"):
+        quiet_fit(other, X3, Y3, batch_size=100, optimizer=opt)
+    np.testing.assert_array_equal(other.get_flat(), before)
+    assert opt.iterations == 11
 
 
 def test_keyboard_interrupt_returns_the_history_so_far() -> None:
@@ -411,8 +605,12 @@ def test_callback_hooks_order_and_counts() -> None:
     ]
 
 
-def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
-    quiet_fit(SoftmaxRegression(2, 3), X3, Y3, batch_size=100, epochs=2, seed=0, progress=True)
+def test_progress_bar(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    fit(SoftmaxRegression(2, 3), X3, Y3, batch_size=100, epochs=2, seed=0)  # default progress=True
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""  # a run shorter than the delay shows nothing
+    monkeypatch.setattr("companion.core.training.PROGRESS_DELAY_SECONDS", 0.0)
+    fit(SoftmaxRegression(2, 3), X3, Y3, batch_size=100, epochs=2, seed=0)
     err = capsys.readouterr().err
     assert "epoch 2/2" in err and "22/22" in err and "loss=" in err
     quiet_fit(SoftmaxRegression(2, 3), X3, Y3, batch_size=100, seed=0, progress=False)
@@ -432,7 +630,7 @@ def bad_X() -> np.ndarray:
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"model": "mlp"}, TypeError, r"model must be a companion.core.models model; got str"),
+        ({"model": "mlp"}, TypeError, r"model must be a companion.core.models model .*got str, which lacks"),
         ({"X": bad_X()}, ValueError, r"X must not contain NaN or infinite values; found 1 at row 3"),
         ({"X": X3[:, 0]}, ValueError, r"X must be a 2-D array; got shape \(1050,\)"),
         ({"y": Y3[:-1]}, ValueError, r"X and y must have the same number of samples"),
@@ -472,3 +670,29 @@ def test_bad_inputs_leave_the_model_alone() -> None:
         warnings.simplefilter("error")
         fit(model, X3, Y3, epochs=-1, progress=False)
     np.testing.assert_array_equal(model.get_flat(), before)
+
+
+def test_course_defaults_seed_zero_and_settings_not_params() -> None:
+    a, b = SoftmaxRegression(2, 3), SoftmaxRegression(2, 3)
+    h = fit(a, X3, Y3, batch_size=64)  # no seed, no progress argument
+    fit(b, X3, Y3, batch_size=64, seed=0)
+    np.testing.assert_array_equal(a.get_flat(), b.get_flat())
+    assert h.settings["seed"] == 0 and h.settings["divergence_factor"] == 1e3
+    assert not hasattr(h, "params")  # run settings vs model.params: one meaning each
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda: History(metrics="loss"), TypeError, r"metrics must be a sequence, e\.g\. "),
+        (lambda: History(metrics=["loss", 3]), TypeError, r"metrics\[1\] must be a metric name"),
+        (lambda: History(metrics=["loss", "loss"]), ValueError, r"metrics must not repeat a name"),
+        (lambda: History(capacity=-1), ValueError, r"capacity must be a non-negative int; got -1"),
+        (lambda: History(capacity=2.5), TypeError, r"capacity must be a non-negative int; got 2.5"),
+        (lambda: StepLog(capacity=-1), ValueError, r"capacity must be a non-negative int; got -1"),
+        (lambda: StepLog(capacity=2.5), TypeError, r"capacity must be a non-negative int; got 2.5"),
+    ],
+)
+def test_bad_history_arguments(make: Any, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        make()

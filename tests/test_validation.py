@@ -139,3 +139,98 @@ def test_labels() -> None:
         check_labels(["a"], "y", 3)
     with pytest.raises(TypeError, match=r"^y must be an array-like of integer class labels; got None"):
         check_labels(None, "y", 3)
+
+
+# -- the cases of issue 14: each names the argument (or list element) and what is allowed ------
+
+
+def _cases() -> list:
+    from companion.core.datasets import digits, multi_class
+    from companion.core.models import SoftmaxRegression
+    from companion.display.plots import plot_variance_vs_batch
+    from companion.measure import nqm
+    from companion.measure.critical_batch import critical_batch_experiment
+    from companion.measure.lr_scaling import lr_sweep
+    from companion.measure.noise import sample_batch_means
+    from companion.measure.noise_scale import estimate_noise_scale, two_batch_estimate
+
+    X, y = multi_class(n=60, n_classes=3, seed=0)
+    G = np.random.default_rng(0).normal(size=(20, 3))
+    return [
+        (lambda: sample_batch_means(G, [2, 3]), TypeError,
+         r"batch_size must be one positive int; got \[2, 3\]"),
+        (lambda: two_batch_estimate([3.0, 5.0], [1.5, 2.0], b_small=1, b_big=10, n_samples=5),
+         ValueError, r"b_big must be at most n_samples=5 when sampling without replacement"),
+        (lambda: estimate_noise_scale(G, 2, 8, n_draws=1), ValueError,
+         r"n_draws must be an int >= 2: one \(small, big\) pair gives no standard error"),
+        (lambda: critical_batch_experiment(X, np.array([0.0, np.nan] * 30), quick=True),
+         ValueError, r"y must not contain NaN or infinite values; found 30 at row 1"),
+        (lambda: critical_batch_experiment(X, np.array(["a", "b"] * 30), quick=True),
+         TypeError, r"y must hold numbers of kind \['f'\]"),
+        (lambda: critical_batch_experiment(X[:0], np.array([]), quick=True),
+         ValueError, r"y must hold at least one label; got an empty array"),
+        (lambda: plot_variance_vs_batch(None), TypeError,
+         r"result must be a GradientNoise \(from gradient_noise\) or a non-empty list"),
+        (lambda: plot_variance_vs_batch([None]), TypeError, r"result\[0\] must be a GradientNoise"),
+        (lambda: digits(dtype="bogus"), TypeError,
+         r"dtype must be np.float32 or np.float64; got 'bogus'"),
+        (lambda: lr_sweep(SoftmaxRegression(2, 3), X, y, [8, 16], lrs=[0.1, 0.2, 0.3, -0.1]),
+         ValueError, r"lrs\[3\] must be a finite real number > 0; got -0.1"),
+        (lambda: critical_batch_experiment(X, y, lrs=[0.1, "x"], quick=True), TypeError,
+         r"lrs\[1\] must be a finite real number > 0; got 'x'"),
+        (lambda: nqm.tune_lr(nqm.make_nqm(), 1, 0.1, lrs=[0.1, 5.0]), ValueError,
+         r"lrs\[1\] must be a finite real number > 0 and < 2; got 5.0"),
+        (lambda: nqm.tune_lr(nqm.make_nqm(), 1, 0.1, lrs=0.1), TypeError,
+         r"lrs must be a sequence, e.g. \[0.1, 0.5\]; got 0.1"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(13))
+def test_issue_14_bad_inputs_name_the_argument(case: int) -> None:
+    make, error, match = _cases()[case]
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_steps_to_loss_accepts_a_list_X_like_an_array() -> None:
+    from companion.core.datasets import multi_class
+    from companion.core.models import SoftmaxRegression
+    from companion.measure.critical_batch import steps_to_loss
+
+    X, y = multi_class(n=60, n_classes=3, seed=0)
+    model = SoftmaxRegression(2, 3)
+    as_array = steps_to_loss(model, X, y, 10, 0.5, 0.9, max_steps=300)
+    as_list = steps_to_loss(model, X.tolist(), y.tolist(), 10, 0.5, 0.9, max_steps=300)
+    assert as_list == as_array and as_array is not None and as_array > 0
+
+
+def test_nqm_steps_to_target_is_fast_and_exact_when_the_loss_is_not_monotone() -> None:
+    import time
+
+    from companion.measure import nqm
+
+    init = np.ones(100)
+    init[::2] = 0.0  # half the coordinates start at their minimum and rise to the noise floor
+    q = nqm.make_nqm(init=init)
+    start = time.perf_counter()
+    steps = nqm.steps_to_target(q, 0.1, 1, target=0.5 * (q.initial_loss + 0.0), max_steps=10**9)
+    slow = nqm.steps_to_target(q, 1e-9, 1, target=1.0)
+    assert time.perf_counter() - start < 60  # the old block scan took about 11 minutes
+    losses = nqm.expected_loss(q, 0.1, 1, steps)
+    assert losses[steps] <= 0.5 * q.initial_loss < losses[:steps].min()  # the first crossing
+    exact = nqm.expected_loss(q, 1e-9, 1, 0)[0]
+    assert slow is not None and slow > 10**8 and exact > 1.0
+
+
+def test_nqm_expected_loss_in_blocks_equals_the_formula() -> None:
+    from companion.measure import nqm
+
+    q = nqm.make_nqm(dim=7)
+    n = 5000
+    blocked = nqm.expected_loss(q, 0.3, 4, n)
+    h, s0, c = q.curvature, q.init, q.noise
+    r = (1 - 0.3 * h) ** 2
+    floor = 0.3 * c / (2 * 4 * (2 - 0.3 * h))
+    t = np.arange(n + 1)[:, None]
+    direct = (floor + (0.5 * h * s0 - floor) * r**t).sum(axis=1)
+    np.testing.assert_allclose(blocked, direct, rtol=1e-12)

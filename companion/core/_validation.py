@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
+T = TypeVar("T")
 
-def _describe(value: Any) -> str:
+
+def _describe(value: object) -> str:
     """Show a value and, for non-builtin types, its type, for error messages."""
     if isinstance(value, (bool, int, float, str, type(None))):
         return repr(value)
@@ -30,7 +32,7 @@ def _describe(value: Any) -> str:
     return f"{value!r} (type {type(value).__name__})"
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> bool:
     """True for Python and NumPy integers, False for bool and everything else.
 
     >>> is_int(3), is_int(np.int64(3)), is_int(True), is_int(3.0)
@@ -43,7 +45,7 @@ def is_int(value: Any) -> bool:
     )
 
 
-def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> int | None:
+def check_positive_int(value: object, name: str, *, allow_none: bool = False) -> int | None:
     """Return ``value`` as an ``int`` if it is a positive integer, else raise.
 
     >>> check_positive_int(np.int64(5), "epochs")
@@ -65,7 +67,7 @@ def check_positive_int(value: Any, name: str, *, allow_none: bool = False) -> in
     return int(value)
 
 
-def check_nonnegative_int(value: Any, name: str) -> int:
+def check_nonnegative_int(value: object, name: str) -> int:
     """Return ``value`` as an ``int`` if it is an integer >= 0, else raise.
 
     >>> check_nonnegative_int(0, "epoch")
@@ -83,7 +85,7 @@ def check_nonnegative_int(value: Any, name: str) -> int:
 
 
 def check_real(
-    value: Any,
+    value: object,
     name: str,
     *,
     low: float | None = None,
@@ -125,7 +127,7 @@ def check_real(
     return x
 
 
-def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
+def check_choice(value: object, name: str, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices``, else raise naming them all.
 
     >>> check_choice("keep", "remainder", ("keep", "drop"))
@@ -144,7 +146,7 @@ def check_choice(value: Any, name: str, choices: Iterable[str]) -> str:
     raise ValueError(f"{name} must be one of {listed}; got {value!r}")
 
 
-def check_bool(value: Any, name: str) -> bool:
+def check_bool(value: object, name: str) -> bool:
     """Return ``value`` if it is a bool (Python or NumPy), else raise.
 
     >>> check_bool(True, "shuffle")
@@ -159,7 +161,61 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def check_seed(value: Any, name: str = "seed") -> int | None:
+def check_each(
+    values: object, name: str, check: Callable[..., T], *, example: str = "[1, 2]",
+    **kwargs: object,
+) -> list[T]:
+    """Apply ``check`` to every element of a list, naming the element (``lrs[3]``) on failure.
+
+    ``values`` must be a list, tuple or 1-D array (not a string); each element is passed to
+    ``check(value, f"{name}[{i}]", **kwargs)``.
+
+    >>> check_each([0.1, 0.2], "lrs", check_real, low=0.0, low_inclusive=False)
+    [0.1, 0.2]
+    >>> check_each([0.1, 0.2, 0.3, -0.1], "lrs", check_real, low=0.0, low_inclusive=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: lrs[3] must be a finite real number > 0; got -0.1
+    >>> check_each(0.1, "lrs", check_real, example="[0.1, 0.2]")
+    Traceback (most recent call last):
+    ...
+    TypeError: lrs must be a sequence, e.g. [0.1, 0.2]; got 0.1
+    """
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        items = values.tolist()
+    elif isinstance(values, (list, tuple, range)) or (
+        isinstance(values, Sequence) and not isinstance(values, (str, bytes))
+    ):
+        items = list(values)
+    else:
+        what = "a sequence of positive ints" if check is check_positive_int else "a sequence"
+        raise TypeError(f"{name} must be {what}, e.g. {example}; got {_describe(values)}")
+    return [check(v, f"{name}[{i}]", **kwargs) for i, v in enumerate(items)]
+
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float_dtype(value: object, name: str = "dtype") -> np.dtype:
+    """Return ``np.float32`` or ``np.float64`` as a dtype, else raise naming both.
+
+    >>> check_float_dtype("float32")
+    dtype('float32')
+    >>> check_float_dtype("bogus")
+    Traceback (most recent call last):
+    ...
+    TypeError: dtype must be np.float32 or np.float64; got 'bogus'
+    """
+    try:
+        dt = np.dtype(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be np.float32 or np.float64; got {_describe(value)}") from None
+    if dt not in FLOAT_DTYPES:
+        raise ValueError(f"{name} must be np.float32 or np.float64; got {dt}")
+    return dt
+
+
+def check_seed(value: object, name: str = "seed") -> int | None:
     """Return a seed: None or a non-negative int.
 
     >>> check_seed(0), check_seed(None)
@@ -171,7 +227,7 @@ def check_seed(value: Any, name: str = "seed") -> int | None:
 
 
 def check_array(
-    value: Any,
+    value: object,
     name: str,
     *,
     ndim: int | tuple[int, ...] | None = None,
@@ -238,7 +294,7 @@ def check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) ->
         )
 
 
-def check_labels(value: Any, name: str, n_classes: int) -> np.ndarray:
+def check_labels(value: object, name: str, n_classes: int) -> np.ndarray:
     """Return integer class labels in ``[0, n_classes)`` as a 1-D int64 array, else raise.
 
     Integer arrays are taken as they are; float arrays are accepted when every value is a
@@ -276,3 +332,82 @@ def check_labels(value: Any, name: str, n_classes: int) -> np.ndarray:
             f"{name} must hold integer class labels in [0, {n_classes}); got {shown} at row {row}"
         )
     return arr.astype(np.int64, copy=False)
+
+
+def check_batch_sizes(
+    batch_sizes: object, name: str = "batch_sizes", *, n_samples: int | None = None
+) -> np.ndarray:
+    """Return batch sizes as a 1-D int array; each must be a positive int (and ≤ ``n_samples``).
+
+    Args:
+        batch_sizes: A positive int or an iterable of positive ints.
+        name: Argument name used in error messages.
+        n_samples: If given, every batch size must be at most this (sampling without
+            replacement cannot draw more rows than there are).
+
+    Returns:
+        The batch sizes as an ``int64`` array, in the order given.
+
+    >>> check_batch_sizes([1, 2, np.int64(4)])
+    array([1, 2, 4])
+    >>> check_batch_sizes([1, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_sizes[1] must be a positive int; got 0
+    >>> check_batch_sizes([8], n_samples=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: batch_sizes[0] must be at most n_samples=5 when sampling without replacement; got 8
+    """
+    if is_int(batch_sizes):
+        values: list[Any] = [batch_sizes]
+    elif isinstance(batch_sizes, (str, bytes)) or not isinstance(batch_sizes, (Iterable, np.ndarray)):
+        raise TypeError(
+            f"{name} must be a positive int or a sequence of positive ints; "
+            f"got {batch_sizes!r} (type {type(batch_sizes).__name__})"
+        )
+    else:
+        values = list(np.asarray(batch_sizes).ravel()) if isinstance(
+            batch_sizes, np.ndarray
+        ) else list(batch_sizes)
+    if not values:
+        raise ValueError(f"{name} must hold at least one batch size; got an empty sequence")
+    scalar = is_int(batch_sizes)
+    out = np.array(
+        [check_positive_int(v, name if scalar else f"{name}[{i}]") for i, v in enumerate(values)]
+    )
+    if n_samples is not None:
+        for i, b in enumerate(out):
+            if b > n_samples:
+                label = name if scalar else f"{name}[{i}]"
+                raise ValueError(
+                    f"{label} must be at most n_samples={n_samples} when sampling "
+                    f"without replacement; got {int(b)}"
+                )
+    return out.astype(np.int64)
+
+
+def check_batch_size(value: object, name: str = "batch_size", *, n_samples: int | None = None
+                     ) -> int:
+    """Return one batch size: a positive int (at most ``n_samples`` if given); a list is refused.
+
+    >>> check_batch_size(32)
+    32
+    >>> check_batch_size([2, 3])
+    Traceback (most recent call last):
+    ...
+    TypeError: batch_size must be one positive int; got [2, 3] (type list)
+    >>> check_batch_size(10, "b_big", n_samples=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: b_big must be at most n_samples=5 when sampling without replacement; got 10
+    """
+    if not is_int(value):
+        raise TypeError(f"{name} must be one positive int; got {_describe(value)}")
+    b = check_positive_int(value, name)
+    if n_samples is not None and b > n_samples:  # type: ignore[operator]
+        raise ValueError(
+            f"{name} must be at most n_samples={n_samples} when sampling without replacement; "
+            f"got {b}"
+        )
+    return b  # type: ignore[return-value]

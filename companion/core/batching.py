@@ -11,15 +11,24 @@ out the index arrays that :func:`companion.fit` trains on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
+
 import numpy as np
+from numpy.typing import DTypeLike
 
 from companion.core._validation import (
     check_bool,
     check_choice,
+    check_each,
     check_nonnegative_int,
     check_positive_int,
     check_seed,
+    is_int,
 )
+
+MAX_INDEXED_SAMPLES = 2**62
+"""Largest ``n_samples`` whose indices a plan lists (int64 arrays); counts work for any size."""
 
 REMAINDERS: tuple[str, ...] = ("keep", "drop", "fill", "carry", "even")
 """The remainder policies, i.e. what happens when ``batch_size`` does not divide ``n_samples``."""
@@ -28,11 +37,11 @@ DEFAULT_BATCH_SIZE = 32
 """The batch size used when ``batch_size=None`` (the Keras default)."""
 
 
-def describe_sizes(sizes: tuple[int, ...] | list[int]) -> str:
+def describe_sizes(sizes: Sequence[int]) -> str:
     """Compress a sequence of batch sizes into runs, e.g. ``"10 × 100 + 1 × 50"``.
 
     Args:
-        sizes: Batch sizes in order.
+        sizes: Batch sizes in order (positive ints), e.g. ``plan.batch_sizes``.
 
     Returns:
         Runs of equal consecutive sizes joined by ``" + "``; ``"0 batches"`` if empty.
@@ -41,16 +50,108 @@ def describe_sizes(sizes: tuple[int, ...] | list[int]) -> str:
     '10 × 100 + 1 × 50'
     >>> describe_sizes(())
     '0 batches'
+    >>> describe_sizes("abc")
+    Traceback (most recent call last):
+    ...
+    TypeError: sizes must be a sequence of positive ints, e.g. (100, 100, 50); got 'abc'
     """
-    runs: list[list[int]] = []
-    for size in sizes:
-        if runs and runs[-1][1] == size:
-            runs[-1][0] += 1
-        else:
-            runs.append([1, int(size)])
+    if isinstance(sizes, BatchSizes):
+        runs = [list(run) for run in sizes.runs]
+    else:
+        runs = []
+        for size in check_each(sizes, "sizes", check_positive_int, example="(100, 100, 50)"):
+            if runs and runs[-1][1] == size:
+                runs[-1][0] += 1
+            else:
+                runs.append([1, size])
     if not runs:
         return "0 batches"
     return " + ".join(f"{count} × {size}" for count, size in runs)
+
+
+class BatchSizes(Sequence[int]):
+    """The batch sizes of one epoch, computed lazily from at most two runs of equal sizes.
+
+    A sequence of ints (``len``, indexing, slicing, iteration, ``==`` with tuples) that
+    stores only its runs, so ``BatchPlan(10**9, 1).batch_sizes`` costs no memory.
+    ``count`` and ``total`` are the number of batches and of samples (Python ints, exact
+    for any size, where ``len`` is limited to ``sys.maxsize``).
+
+    >>> sizes = BatchPlan(1050, 100, shuffle=False).batch_sizes
+    >>> sizes.runs, sizes.count, sizes.total, sizes[-1], list(sizes[-2:])
+    (((10, 100), (1, 50)), 11, 1050, 50, [100, 50])
+    """
+
+    __slots__ = ("_runs", "_count")
+
+    def __init__(self, runs: Iterable[tuple[int, int]]) -> None:
+        self._runs = tuple((int(c), int(s)) for c, s in runs if c > 0)
+        self._count = sum(c for c, _ in self._runs)
+
+    @property
+    def runs(self) -> tuple[tuple[int, int], ...]:
+        """``((count, size), ...)``: consecutive batches of equal size."""
+        return self._runs
+
+    @property
+    def count(self) -> int:
+        """Number of batches."""
+        return self._count
+
+    @property
+    def total(self) -> int:
+        """Number of samples, the sum of the sizes."""
+        return sum(c * s for c, s in self._runs)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _at(self, i: int) -> int:
+        for count, size in self._runs:
+            if i < count:
+                return size
+            i -= count
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[int, ...]: ...
+    def __getitem__(self, index: int | slice) -> int | tuple[int, ...]:
+        if isinstance(index, slice):
+            return tuple(self._at(i) for i in range(*index.indices(self._count)))
+        if not is_int(index):
+            raise TypeError(f"index must be an int or a slice; got {index!r}")
+        i = int(index) + (self._count if index < 0 else 0)
+        if not 0 <= i < self._count:
+            raise IndexError(f"batch index out of range: {index} ({self._count} batches)")
+        return self._at(i)
+
+    def __iter__(self) -> Iterator[int]:
+        for count, size in self._runs:
+            for _ in range(count):
+                yield size
+
+    def __array__(self, dtype: DTypeLike = None, copy: bool | None = None) -> np.ndarray:
+        return np.repeat(
+            np.array([s for _, s in self._runs], dtype=np.int64),
+            [c for c, _ in self._runs],
+        ).astype(dtype or np.int64, copy=False)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BatchSizes):
+            return self._runs == other._runs
+        if isinstance(other, (tuple, list)):
+            return len(other) == self._count and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._runs)
+
+    def __repr__(self) -> str:
+        if self._count <= 20:
+            return repr(tuple(self))
+        return f"BatchSizes({describe_sizes(self)})"
 
 
 class BatchPlan:
@@ -139,7 +240,6 @@ class BatchPlan:
                 "drops every sample and training would do nothing (0 steps per epoch); use "
                 f"remainder='keep' (one batch of {self._n}) or a batch_size <= {self._n}"
             )
-        self._sizes0 = self._sizes(0)
 
     # -- the arguments, read-only so the derived numbers stay true ------------------
     @property
@@ -169,13 +269,15 @@ class BatchPlan:
 
     # -- counts ---------------------------------------------------------------------
     @property
-    def batch_sizes(self) -> tuple[int, ...]:
-        """Sizes of epoch 0's batches, in order.
+    def batch_sizes(self) -> BatchSizes:
+        """Sizes of epoch 0's batches, in order (a lazy :class:`BatchSizes`).
 
         >>> BatchPlan(1050, 100, shuffle=False).batch_sizes[-2:]
         (100, 50)
+        >>> BatchPlan(10**9, 1).batch_sizes
+        BatchSizes(1000000000 × 1)
         """
-        return self._sizes0
+        return self._sizes(0)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -184,7 +286,7 @@ class BatchPlan:
         >>> BatchPlan(1050, 100, remainder="drop", shuffle=False).steps_per_epoch
         10
         """
-        return len(self._sizes0)
+        return self._steps(0)
 
     @property
     def samples_per_epoch(self) -> int:
@@ -193,7 +295,7 @@ class BatchPlan:
         >>> BatchPlan(1050, 100, remainder="fill", shuffle=False).samples_per_epoch
         1100
         """
-        return sum(self._sizes0)
+        return self._sizes(0).total
 
     def steps_in_epoch(self, epoch: int) -> int:
         """Number of batches in epoch ``epoch`` (only ``"carry"`` varies between epochs).
@@ -216,6 +318,14 @@ class BatchPlan:
             return n_epochs * self._n // self._b
         return n_epochs * self._steps(0)
 
+    def sizes(self, epoch: int) -> BatchSizes:
+        """Sizes of epoch ``epoch``'s batches, in order (lazy, closed form).
+
+        >>> BatchPlan(10, 4, remainder="carry", shuffle=False).sizes(1)
+        (4, 4, 4)
+        """
+        return self._sizes(check_nonnegative_int(epoch, "epoch"))
+
     def _steps(self, e: int) -> int:
         n, b = self._n, self._b
         if self._remainder == "carry":
@@ -224,23 +334,57 @@ class BatchPlan:
             return n // b
         return -(-n // b)
 
-    def _sizes(self, e: int) -> tuple[int, ...]:
+    def _sizes(self, e: int) -> BatchSizes:
         n, b = self._n, self._b
         if self._remainder == "carry":
-            return (b,) * self._steps(e)
+            return BatchSizes([(self._steps(e), b)])
         if self._remainder == "even":
             k = -(-n // b)
             q, r = divmod(n, k)
-            return (q + 1,) * r + (q,) * (k - r)
+            return BatchSizes([(r, q + 1), (k - r, q)])
         full, rest = divmod(n, b)
         if rest == 0 or self._remainder == "drop":
-            return (b,) * full
+            return BatchSizes([(full, b)])
         last = rest if self._remainder == "keep" else b
-        return (b,) * full + (last,)
+        if last == b:
+            return BatchSizes([(full + 1, b)])
+        return BatchSizes([(full, b), (1, last)])
+
+    def samples_seen(self, epochs: int) -> int:
+        """Samples processed (with repeats) over epochs ``0 … epochs−1``, in closed form.
+
+        >>> BatchPlan(1050, 100, remainder="fill").samples_seen(10**12)
+        1100000000000000
+        """
+        n_epochs = check_nonnegative_int(epochs, "epochs")
+        if self._remainder == "carry":
+            return self.total_steps(n_epochs) * self._b
+        return n_epochs * self._sizes(0).total
+
+    def unseen_and_repeats(self) -> tuple[int, int]:
+        """Epoch 0's (samples never visited, extra visits of repeated samples), closed form.
+
+        >>> BatchPlan(1050, 100, remainder="drop").unseen_and_repeats()
+        (50, 0)
+        >>> BatchPlan(1050, 100, remainder="fill").unseen_and_repeats()
+        (0, 50)
+        """
+        n, b = self._n, self._b
+        if self._remainder in ("drop", "carry"):
+            return n - n // b * b, 0
+        return 0, self._sizes(0).total - n
 
     # -- indices --------------------------------------------------------------------
     def _rng(self, e: int) -> np.random.Generator:
         return np.random.default_rng([self._seed, e])  # type: ignore[list-item]
+
+    def _check_indexable(self) -> None:
+        if self._n > MAX_INDEXED_SAMPLES:
+            raise ValueError(
+                f"n_samples={self._n} is too large to list sample indices (at most "
+                f"2**62 = {MAX_INDEXED_SAMPLES}); the counts (steps_per_epoch, batch_sizes, "
+                "total_steps, samples_seen) work for any n_samples"
+            )
 
     def _order(self, e: int, rng: np.random.Generator | None = None) -> np.ndarray:
         if not self._shuffle:
@@ -264,13 +408,14 @@ class BatchPlan:
         True
         """
         e = check_nonnegative_int(epoch, "epoch")
+        self._check_indexable()
         if self._remainder == "carry":
             return self._carry_epoch(e)
         n, b = self._n, self._b
         rng = self._rng(e) if self._shuffle else None
         order = self._order(e, rng)
         if self._remainder == "even":
-            cuts = np.cumsum(self._sizes(e))[:-1]
+            cuts = np.cumsum(np.asarray(self._sizes(e)))[:-1]
             return np.split(order, cuts)
         full = n // b * b
         batches = [order[i : i + b] for i in range(0, full, b)]
@@ -336,7 +481,7 @@ class BatchPlan:
         >>> BatchPlan(1050, 100, remainder="even").describe()
         '5 × 96 + 6 × 95'
         """
-        return describe_sizes(self._sizes0)
+        return describe_sizes(self._sizes(0))
 
     def __repr__(self) -> str:
         return (

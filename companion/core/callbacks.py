@@ -4,14 +4,19 @@ A callback stops training by setting ``self.history.stop_training = True`` (fit 
 every callback the run's :class:`~companion.core.history.History` as ``self.history`` before
 ``on_train_begin``); it may also explain why in ``self.history.message``.
 
+>>> from companion import SGD, fit
+>>> from companion.core.datasets import two_class
+>>> from companion.core.models import SoftmaxRegression
 >>> class StopAfter(Callback):
 ...     def __init__(self, n):
 ...         self.n = n
 ...     def on_step_end(self, step, logs):
 ...         if step == self.n:
 ...             self.history.stop_training = True
->>> StopAfter(3).n
-3
+>>> X, y = two_class(n=100, seed=0)
+>>> h = fit(SoftmaxRegression(2, 2), X, y, batch_size=10, epochs=5, callbacks=[StopAfter(3)])
+>>> len(h.steps), h.stop_reason, h.epoch
+(3, 'early_stopping', [0])
 """
 
 from __future__ import annotations
@@ -41,8 +46,22 @@ class Callback:
     Attributes:
         history: The :class:`~companion.core.history.History` of the current run (set by fit).
 
-    >>> Callback().on_epoch_end(0, {"loss": 1.0}) is None
-    True
+    >>> from companion import fit
+    >>> from companion.core.datasets import two_class
+    >>> from companion.core.models import SoftmaxRegression
+    >>> class Order(Callback):
+    ...     def __init__(self):
+    ...         self.calls = []
+    ...     def on_train_begin(self, history):
+    ...         self.calls.append("begin")
+    ...     def on_epoch_end(self, epoch, logs):
+    ...         self.calls.append(f"epoch {epoch}")
+    ...     def on_train_end(self, history):
+    ...         self.calls.append(history.stop_reason)
+    >>> X, y = two_class(n=40, seed=0)
+    >>> order = Order(); _ = fit(SoftmaxRegression(2, 2), X, y, epochs=2, callbacks=[order])
+    >>> order.calls
+    ['begin', 'epoch 0', 'epoch 1', 'completed']
     """
 
     history: History

@@ -10,11 +10,12 @@ Nothing is downloaded: ``digits`` reads the copy that ships inside scikit-learn.
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from companion.core._validation import check_positive_int, check_real, check_seed
+from companion.core._validation import check_float_dtype, check_positive_int, check_real, check_seed
 
 
 class Split(NamedTuple):
@@ -31,7 +32,7 @@ class Split(NamedTuple):
     y_test: np.ndarray
 
 
-def digits(test_size: float = 0.25, seed: int | None = 0, dtype: Any = np.float64) -> Split:
+def digits(test_size: float = 0.25, seed: int | None = 0, dtype: DTypeLike = np.float64) -> Split:
     """The 8×8 handwritten digits (1797 images, 64 pixels, 10 classes), split for training.
 
     Pixels are scaled from 0…16 to [0, 1]; the split is stratified by class and seeded
@@ -56,9 +57,7 @@ def digits(test_size: float = 0.25, seed: int | None = 0, dtype: Any = np.float6
     frac = check_real(test_size, "test_size", low=0.0, high=1.0, low_inclusive=False,
                       high_inclusive=False)
     seed = check_seed(seed)
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be np.float32 or np.float64; got {dt}")
+    dt = check_float_dtype(dtype)
     X, y = load_digits(return_X_y=True)
     X = (X / 16.0).astype(dt)
     X_train, X_test, y_train, y_test = train_test_split(

@@ -7,9 +7,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from companion.core._validation import _describe, check_each, check_nonnegative_int
+
+if TYPE_CHECKING:
+    from companion.core.batching import BatchPlan
+    from companion.core.models import Model
+
+
+def _check_metric(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a metric name (a non-empty str); got {_describe(value)}")
+    return value
 
 STEP_FIELDS: dict[str, type] = {
     "step": np.int64,
@@ -45,14 +58,47 @@ class StepLog:
         capacity: Number of rows to allocate.
 
     >>> log = StepLog(capacity=4)
-    >>> log._append(epoch=0, batch_size=32, loss=2.3, grad_norm=1.0, lr=0.1, time=0.01)
+    >>> log.append(epoch=0, batch_size=32, loss=2.3, grad_norm=1.0, lr=0.1, time=0.01)
     >>> len(log), log["loss"].tolist(), log["samples_seen"].tolist()
     (1, [2.3], [32])
     """
 
     def __init__(self, capacity: int) -> None:
-        self._columns = {name: np.empty(capacity, dtype=dt) for name, dt in STEP_FIELDS.items()}
+        n = check_nonnegative_int(capacity, "capacity")
+        self._columns = {name: np.empty(n, dtype=dt) for name, dt in STEP_FIELDS.items()}
         self._n = 0
+
+    @property
+    def capacity(self) -> int:
+        """Number of rows allocated."""
+        return len(self._columns["step"])
+
+    def buffer(self, field: str) -> np.ndarray:
+        """The whole preallocated, writable column ``field`` (for fast loops such as fit's).
+
+        Rows ``len(log)`` and beyond are scratch: a loop writes row ``i`` there, then
+        calls :meth:`set_length` with ``i + 1`` to record it.
+
+        >>> log = StepLog(capacity=2); log.buffer("loss")[0] = 0.5; log.set_length(1)
+        >>> log["loss"].tolist()
+        [0.5]
+        """
+        if field not in self._columns:
+            raise KeyError(f"unknown field {field!r}; fields are {list(STEP_FIELDS)}")
+        return self._columns[field]
+
+    def set_length(self, n: int) -> None:
+        """Record the first ``n`` rows of the buffers (0 <= n <= capacity).
+
+        >>> log = StepLog(capacity=1); log.set_length(2)
+        Traceback (most recent call last):
+        ...
+        ValueError: n must be <= capacity=1; got 2
+        """
+        k = check_nonnegative_int(n, "n")
+        if k > self.capacity:
+            raise ValueError(f"n must be <= capacity={self.capacity}; got {k}")
+        self._n = k
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -62,7 +108,7 @@ class StepLog:
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, key: str | int) -> Any:
+    def __getitem__(self, key: str | int) -> np.ndarray | dict[str, int | float]:
         if isinstance(key, str):
             if key not in self._columns:
                 raise KeyError(f"unknown field {key!r}; fields are {list(STEP_FIELDS)}")
@@ -84,9 +130,9 @@ class StepLog:
         """
         return {name: col[: self._n].copy() for name, col in self._columns.items()}
 
-    def _append(self, *, epoch: int, batch_size: int, loss: float, grad_norm: float,
-                lr: float, time: float) -> None:
-        """Add one row (convenience for hand-written loops; fit writes columns directly)."""
+    def append(self, *, epoch: int, batch_size: int, loss: float, grad_norm: float,
+               lr: float, time: float) -> None:
+        """Add one row (``step`` and ``samples_seen`` follow); for hand-written loops."""
         i, c = self._n, self._columns
         if i == len(c["step"]):
             raise IndexError(f"the log is full ({i} rows)")
@@ -113,7 +159,9 @@ class History:
             the difference.
         epoch: Epoch numbers that have an entry in ``history`` (0-based).
         steps: The :class:`StepLog`, one row per update.
-        params: The run's settings (batch_size, epochs, remainder, accumulate, ...).
+        settings: The run's settings (n_samples, batch_size, epochs, remainder, shuffle,
+            seed, accumulate, steps, optimizer, divergence_factor). (``model.params`` are
+            the weights; these are the arguments of the run.)
         plan: The :class:`~companion.core.batching.BatchPlan` used.
         model: The model trained (updated in place).
         stop_training: Set it to True (e.g. from a callback) to stop after the current step.
@@ -125,16 +173,23 @@ class History:
     >>> h = History(metrics=["loss", "val_loss"])
     >>> h.history, h.stop_reason
     ({'loss': [], 'val_loss': []}, 'running')
+    >>> History(metrics="loss")
+    Traceback (most recent call last):
+    ...
+    TypeError: metrics must be a sequence, e.g. ["loss", "val_loss"]; got 'loss'
     """
 
-    def __init__(self, metrics: list[str] | tuple[str, ...] = ("loss",), capacity: int = 0) -> None:
-        self.history: dict[str, list[float]] = {m: [] for m in metrics}
+    def __init__(self, metrics: Sequence[str] = ("loss",), capacity: int = 0) -> None:
+        names = check_each(metrics, "metrics", _check_metric, example='["loss", "val_loss"]')
+        if len(set(names)) != len(names):
+            raise ValueError(f"metrics must not repeat a name; got {names}")
+        self.history: dict[str, list[float]] = {m: [] for m in names}
         self.history_batch_mean_loss: list[float] = []
         self.epoch: list[int] = []
         self.steps = StepLog(capacity)
-        self.params: dict[str, Any] = {}
-        self.plan: Any = None
-        self.model: Any = None
+        self.settings: dict[str, object] = {}
+        self.plan: BatchPlan | None = None
+        self.model: Model | None = None
         self.stop_training = False
         self.stop_reason = "running"
         self.message = ""

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import copy as _copy
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from companion.core._validation import (
     check_array,
     check_choice,
+    check_float_dtype,
     check_labels,
     check_positive_int,
     check_same_length,
@@ -35,14 +37,8 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 ACTIVATIONS = ("relu", "tanh")
 
 
-def _check_dtype(dtype: Any) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be np.float32 or np.float64; got {dtype!r}") from exc
-    if dt not in _DTYPES:
-        raise ValueError(f"dtype must be np.float32 or np.float64; got {dt}")
-    return dt
+def _check_dtype(dtype: DTypeLike) -> np.dtype:
+    return check_float_dtype(dtype)
 
 
 def flatten(grads: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
@@ -100,7 +96,130 @@ def _softmax_xent(
     return loss, e, correct
 
 
-class Model:
+Layout = tuple[tuple[str, tuple[int, ...]], ...]
+"""Names and shapes of a model's parameters, in flat order: ``(("W", (2, 3)), ("b", (3,)))``."""
+
+
+class Parameters(MutableMapping):
+    """A model's parameters by name, written through to the model.
+
+    Reading ``params["W"]`` gives a live view (``params["W"] -= 0.1 * g`` updates the
+    model); assigning ``params["W"] = array`` checks the name, the shape and that the values
+    are finite real numbers, then copies them into the model (cast to the model's dtype).
+    Keys cannot be added or deleted. ``vector`` is the live flat view of all parameters
+    (``param_names`` order, each raveled in C order) and ``layout`` their names and shapes.
+
+    >>> m = LinearRegression(n_features=2)
+    >>> m.params["W"] = [[1.0], [2.0]]
+    >>> m.params["b"] += 0.5
+    >>> m.get_flat().tolist()
+    [1.0, 2.0, 0.5]
+    >>> m.params["w"] = [[1.0], [2.0]]
+    Traceback (most recent call last):
+    ...
+    KeyError: "params has the keys ['W', 'b'] (fixed by the model); got 'w'"
+    """
+
+    __slots__ = ("_vector", "_views", "_layout", "_dtype")
+
+    def __init__(self, vector: np.ndarray, views: dict[str, np.ndarray], layout: Layout) -> None:
+        self._vector, self._views, self._layout = vector, views, layout
+        self._dtype = vector.dtype
+
+    @property
+    def vector(self) -> np.ndarray:
+        """The live flat vector of every parameter (writing into it updates the model)."""
+        return self._vector
+
+    @property
+    def layout(self) -> Layout:
+        """The names and shapes, in flat order."""
+        return self._layout
+
+    def _check_key(self, name: object) -> str:
+        if not isinstance(name, str) or name not in self._views:
+            raise KeyError(
+                f"params has the keys {list(self._views)} (fixed by the model); got {name!r}"
+            )
+        return name
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._views[self._check_key(name)]
+
+    def __setitem__(self, name: str, value: ArrayLike) -> None:
+        key = self._check_key(name)
+        view = self._views[key]
+        if value is view:  # params["W"] -= g already wrote in place
+            return
+        arr = check_array(value, f"params[{key!r}]", dtype_kind="f")
+        if arr.shape != view.shape:
+            raise ValueError(f"params[{key!r}] must have shape {view.shape}; got {arr.shape}")
+        view[...] = arr
+
+    def __delitem__(self, name: str) -> None:
+        key = self._check_key(name)
+        raise TypeError(
+            f"params[{key!r}] cannot be deleted: a model's parameters are fixed when it is built"
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{n!r}: {s}" for n, s in self._layout)
+        return f"Parameters({{{shapes}}}, dtype={self._dtype})"
+
+
+_STRUCTURE = frozenset(
+    {"n_features", "n_classes", "n_outputs", "sizes", "n_layers", "activation", "param_names",
+     "n_params", "dtype", "seed"}
+)
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What the package needs of a model: the type of every ``model`` argument.
+
+    :class:`LinearRegression`, :class:`SoftmaxRegression` and :class:`MLP` (all built on
+    :class:`BaseModel`) satisfy it; :func:`check_model` is the one check of it.
+    """
+
+    param_names: tuple[str, ...]
+    n_params: int
+    n_features: int
+    is_classifier: bool
+
+    @property
+    def params(self) -> Parameters: ...
+    @property
+    def layout(self) -> Layout: ...
+    def get_flat(self) -> np.ndarray: ...
+    def set_flat(self, vector: ArrayLike) -> None: ...
+    def copy(self) -> Model: ...
+    def check_data(self, X: ArrayLike, y: ArrayLike, x_name: str = ...,
+                   y_name: str = ...) -> tuple[np.ndarray, np.ndarray]: ...
+    def forward_backward(self, X: np.ndarray, y: np.ndarray, out: np.ndarray,
+                         count_correct: bool = ...) -> tuple[float, int]: ...
+    def loss_and_correct(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]: ...
+    def loss(self, X: ArrayLike, y: ArrayLike) -> float: ...
+    def loss_and_grad(self, X: ArrayLike, y: ArrayLike) -> tuple[float, dict[str, np.ndarray]]: ...
+    def grad(self, X: ArrayLike, y: ArrayLike) -> dict[str, np.ndarray]: ...
+    def per_sample_grads(self, X: ArrayLike, y: ArrayLike) -> np.ndarray: ...
+    def predict(self, X: ArrayLike) -> np.ndarray: ...
+    def score(self, X: ArrayLike, y: ArrayLike) -> float: ...
+
+
+_PROTOCOL_MEMBERS = (
+    "param_names", "n_params", "n_features", "is_classifier", "params", "layout", "get_flat",
+    "set_flat", "copy", "check_data", "forward_backward", "loss_and_correct", "loss",
+    "loss_and_grad", "grad", "per_sample_grads", "predict", "score",
+)
+
+
+class BaseModel:
     """Base class: flat parameter storage, validation and the shared public methods.
 
     Subclasses define ``_shapes``-based layout through :meth:`__init__`, and implement
@@ -135,6 +254,14 @@ class Model:
         self._views = self._unflatten(self._flat)
         self._out_cache: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _STRUCTURE and name in self.__dict__:
+            raise AttributeError(
+                f"{name} is fixed when the model is built (it sets the shapes of the "
+                f"parameters); build a new model instead, e.g. {type(self).__name__}(...)"
+            )
+        object.__setattr__(self, name, value)
+
     def _grad_views(self, out: np.ndarray) -> dict[str, np.ndarray]:
         """Named views of a gradient buffer, cached for the buffer fit reuses every step."""
         cache = self._out_cache
@@ -154,20 +281,30 @@ class Model:
 
     # -- parameters -----------------------------------------------------------------
     @property
-    def params(self) -> dict[str, np.ndarray]:
-        """The parameters by name: live views, so in-place changes update the model.
+    def layout(self) -> Layout:
+        """Names and shapes of the parameters in flat order.
 
-        Assigning a dict copies its arrays in (same names and shapes required).
+        >>> LinearRegression(n_features=2).layout
+        (('W', (2, 1)), ('b', (1,)))
+        """
+        return tuple(self._shapes.items())
+
+    @property
+    def params(self) -> Parameters:
+        """The parameters by name (a :class:`Parameters` mapping written through to the model).
+
+        ``params["W"]`` is a live view; ``params["W"] = array`` checks and copies the array
+        in; assigning a whole dict copies its arrays in (same names and shapes required).
 
         >>> m = LinearRegression(n_features=1)
         >>> m.params = {"W": [[2.0]], "b": [1.0]}
         >>> m.predict([[3.0]]).tolist()
         [7.0]
         """
-        return dict(self._views)
+        return Parameters(self._flat, self._views, self.layout)
 
     @params.setter
-    def params(self, values: Mapping[str, Any]) -> None:
+    def params(self, values: Mapping[str, ArrayLike]) -> None:
         if not isinstance(values, Mapping):
             raise TypeError(f"params must be a dict of arrays; got {type(values).__name__}")
         if set(values) != set(self.param_names):
@@ -193,7 +330,7 @@ class Model:
         """
         return self._flat.copy()
 
-    def set_flat(self, vector: Any) -> None:
+    def set_flat(self, vector: ArrayLike) -> None:
         """Set all parameters from one vector of length ``n_params``.
 
         >>> m = LinearRegression(1); m.set_flat([3.0, 1.0]); m.params["b"].tolist()
@@ -204,7 +341,7 @@ class Model:
             raise ValueError(f"vector must have length n_params={self.n_params}; got {len(arr)}")
         self._flat[...] = arr
 
-    def copy(self) -> Model:
+    def copy(self) -> BaseModel:
         """A deep copy with its own parameters.
 
         >>> a = LinearRegression(2); b = a.copy(); b.params["b"][0] = 5.0
@@ -217,7 +354,7 @@ class Model:
         new._out_cache = None
         return new
 
-    def __deepcopy__(self, memo: dict) -> Model:
+    def __deepcopy__(self, memo: dict) -> BaseModel:
         return self.copy()
 
     def __getstate__(self) -> dict:
@@ -231,7 +368,7 @@ class Model:
         self._views = self._unflatten(self._flat)
 
     # -- validation -----------------------------------------------------------------
-    def _check_X(self, X: Any, name: str = "X") -> np.ndarray:
+    def _check_X(self, X: ArrayLike, name: str = "X") -> np.ndarray:
         arr = check_array(X, name, ndim=2, dtype_kind="f")
         if arr.shape[1] != self.n_features:
             raise ValueError(
@@ -242,14 +379,53 @@ class Model:
             raise ValueError(f"{name} must have at least one row; got shape {arr.shape}")
         return arr.astype(self.dtype, copy=False)
 
-    def _check_y(self, y: Any, name: str = "y") -> np.ndarray:
+    def _check_y(self, y: ArrayLike, name: str = "y") -> np.ndarray:
         raise NotImplementedError
 
-    def _check_Xy(self, X: Any, y: Any, x_name: str = "X", y_name: str = "y") -> tuple:
+    def check_data(
+        self, X: ArrayLike, y: ArrayLike, x_name: str = "X", y_name: str = "y"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` checked and converted for this model (the model's dtype, int64 labels).
+
+        Raises ``TypeError``/``ValueError`` naming ``x_name``/``y_name``. The arrays it
+        returns are what :meth:`forward_backward` and :meth:`loss_and_correct` expect.
+
+        >>> X, y = SoftmaxRegression(2, 3).check_data([[1, 2]], [2.0])
+        >>> X.dtype, y.dtype
+        (dtype('float64'), dtype('int64'))
+        """
         Xc = self._check_X(X, x_name)
         yc = self._check_y(y, y_name)
         check_same_length(Xc, yc, x_name, y_name)
         return Xc, yc
+
+    _check_Xy = check_data
+
+    def forward_backward(
+        self, X: np.ndarray, y: np.ndarray, out: np.ndarray, count_correct: bool = False
+    ) -> tuple[float, int]:
+        """The fast path of :func:`companion.fit`: write the mean loss's gradient into ``out``.
+
+        ``X``, ``y`` must come from :meth:`check_data` (no checks here) and ``out`` must be
+        a float vector of length ``n_params``, in ``param_names`` order. Returns
+        ``(loss, n_correct)`` (``n_correct`` counts rows whose argmax is the label when
+        ``count_correct``, else 0).
+
+        >>> m = LinearRegression(1); m.set_flat([0.0, 0.0]); out = np.empty(2)
+        >>> m.forward_backward(*m.check_data([[1.0], [2.0]], [1.0, 2.0]), out), out.tolist()
+        ((2.5, 0), [-5.0, -3.0])
+        """
+        return self._forward_backward(X, y, out, count_correct)
+
+    def loss_and_correct(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """Forward pass only, on data from :meth:`check_data`: ``(mean loss, n_correct)``.
+
+        >>> m = SoftmaxRegression(1, 2); m.params = {"W": [[1.0, -1.0]], "b": [0.0, 0.0]}
+        >>> loss, correct = m.loss_and_correct(*m.check_data([[1.0], [2.0]], [0, 1]))
+        >>> correct
+        1
+        """
+        return self._evaluate(X, y)
 
     # -- to implement -----------------------------------------------------------------
     def _forward_backward(
@@ -269,7 +445,7 @@ class Model:
         raise NotImplementedError
 
     # -- public computations ------------------------------------------------------------
-    def loss(self, X: Any, y: Any) -> float:
+    def loss(self, X: ArrayLike, y: ArrayLike) -> float:
         """Mean loss over the rows of ``X``.
 
         >>> m = SoftmaxRegression(2, 2); m.set_flat(np.zeros(6))
@@ -279,7 +455,7 @@ class Model:
         Xc, yc = self._check_Xy(X, y)
         return self._evaluate(Xc, yc)[0]
 
-    def loss_and_grad(self, X: Any, y: Any) -> tuple[float, dict[str, np.ndarray]]:
+    def loss_and_grad(self, X: ArrayLike, y: ArrayLike) -> tuple[float, dict[str, np.ndarray]]:
         """Mean loss and its exact gradient (dict like ``params``) from one forward pass.
 
         >>> m = LinearRegression(1); m.set_flat([0.0, 0.0])
@@ -292,7 +468,7 @@ class Model:
         loss, _ = self._forward_backward(Xc, yc, out)
         return loss, self._unflatten(out)
 
-    def grad(self, X: Any, y: Any) -> dict[str, np.ndarray]:
+    def grad(self, X: ArrayLike, y: ArrayLike) -> dict[str, np.ndarray]:
         """Exact gradient of the mean loss, as a dict with the keys of ``params``.
 
         >>> sorted(MLP([3, 4, 2]).grad(np.ones((2, 3)), [0, 1]))
@@ -300,7 +476,7 @@ class Model:
         """
         return self.loss_and_grad(X, y)[1]
 
-    def per_sample_grads(self, X: Any, y: Any) -> np.ndarray:
+    def per_sample_grads(self, X: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Gradient of each row's loss, flattened: shape (n_rows, n_params).
 
         Columns follow ``param_names``, each parameter raveled in C order; the mean over
@@ -317,11 +493,11 @@ class Model:
         n = len(Xc)
         return np.concatenate([blocks[name].reshape(n, -1) for name in self.param_names], axis=1)
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Class labels (classifiers) or predicted values (regression)."""
         raise NotImplementedError
 
-    def score(self, X: Any, y: Any) -> float:
+    def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Accuracy for classifiers; mean squared error for regression (lower is better).
 
         Unlike scikit-learn's ``score`` for regressors (R²), the regression score here is
@@ -336,7 +512,7 @@ class Model:
         return correct / len(yc) if self.is_classifier else loss
 
 
-class LinearRegression(Model):
+class LinearRegression(BaseModel):
     """Linear regression ``X @ W + b`` with the mean squared error.
 
     The loss is the mean of the squared errors over all elements (no ½), as in Keras and
@@ -360,7 +536,7 @@ class LinearRegression(Model):
     is_classifier = False
 
     def __init__(
-        self, n_features: int, n_outputs: int = 1, seed: int = 0, dtype: Any = np.float64
+        self, n_features: int, n_outputs: int = 1, seed: int = 0, dtype: DTypeLike = np.float64
     ) -> None:
         d = check_positive_int(n_features, "n_features")
         k = check_positive_int(n_outputs, "n_outputs")
@@ -369,7 +545,7 @@ class LinearRegression(Model):
         self.n_outputs = k
         self._views["W"][...] = _glorot(np.random.default_rng(seed), d, k)
 
-    def _check_y(self, y: Any, name: str = "y") -> np.ndarray:
+    def _check_y(self, y: ArrayLike, name: str = "y") -> np.ndarray:
         arr = check_array(y, name, ndim=(1, 2), dtype_kind="f")
         if arr.ndim == 1:
             if self.n_outputs != 1:
@@ -412,7 +588,7 @@ class LinearRegression(Model):
         r *= 2.0 / self.n_outputs  # gradient of mean over this row's outputs
         return {"W": X[:, :, None] * r[:, None, :], "b": r}
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted values: shape (n,) when ``n_outputs == 1``, else (n, n_outputs).
 
         >>> LinearRegression(2, seed=0).predict(np.zeros((3, 2))).tolist()
@@ -428,20 +604,20 @@ class LinearRegression(Model):
         )
 
 
-class _Classifier(Model):
+class _Classifier(BaseModel):
     """Shared parts of the cross-entropy models."""
 
     is_classifier = True
     n_classes: int
 
-    def _check_y(self, y: Any, name: str = "y") -> np.ndarray:
+    def _check_y(self, y: ArrayLike, name: str = "y") -> np.ndarray:
         return check_labels(y, name, self.n_classes)
 
     def _evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, int]:
         loss, _, correct = _softmax_xent(self._output(X), y, None, count_correct=True)
         return loss, correct
 
-    def predict(self, X: Any) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted class labels (argmax of the logits), int64 of shape (n,).
 
         >>> m = SoftmaxRegression(1, 2); m.params = {"W": [[1.0, -1.0]], "b": [0.0, 0.0]}
@@ -450,7 +626,7 @@ class _Classifier(Model):
         """
         return self._output(self._check_X(X)).argmax(axis=1)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities (softmax of the logits), shape (n, n_classes).
 
         >>> SoftmaxRegression(3, 4).predict_proba(np.ones((2, 3))).sum(axis=1).tolist()
@@ -463,7 +639,7 @@ class _Classifier(Model):
         return p
 
 
-def _check_n_classes(n_classes: Any, name: str = "n_classes") -> int:
+def _check_n_classes(n_classes: object, name: str = "n_classes") -> int:
     k = check_positive_int(n_classes, name)
     if k < 2:  # type: ignore[operator]
         raise ValueError(f"{name} must be an int >= 2; got {k}")
@@ -492,7 +668,7 @@ class SoftmaxRegression(_Classifier):
     """
 
     def __init__(
-        self, n_features: int, n_classes: int, seed: int = 0, dtype: Any = np.float64
+        self, n_features: int, n_classes: int, seed: int = 0, dtype: DTypeLike = np.float64
     ) -> None:
         d = check_positive_int(n_features, "n_features")
         k = _check_n_classes(n_classes)
@@ -550,7 +726,7 @@ class MLP(_Classifier):
     """
 
     def __init__(
-        self, sizes: Sequence[int], activation: str = "relu", seed: int = 0, dtype: Any = np.float64
+        self, sizes: Sequence[int], activation: str = "relu", seed: int = 0, dtype: DTypeLike = np.float64
     ) -> None:
         if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence | np.ndarray):
             raise TypeError(f"sizes must be a list of positive ints; got {sizes!r}")
@@ -638,16 +814,26 @@ class MLP(_Classifier):
         )
 
 
-def check_model(model: Any, name: str = "model") -> Model:
-    """Return ``model`` if it is one of this module's models, else raise ``TypeError``.
+def check_model(model: object, name: str = "model") -> Model:
+    """Return ``model`` if it has what the package needs (:class:`Model`), else raise ``TypeError``.
+
+    The one model check of the package (fit, the measurements, the widgets).
 
     >>> check_model(SoftmaxRegression(4, 3)).n_params
     15
-    >>> check_model("net")
-    Traceback (most recent call last):
-    ...
-    TypeError: model must be a companion.core.models model; got str
+    >>> try:
+    ...     check_model("net")
+    ... except TypeError as exc:
+    ...     print(str(exc).split("; ")[1])
+    got str, which lacks param_names, n_params, n_features, ...
     """
-    if not isinstance(model, Model):
-        raise TypeError(f"{name} must be a companion.core.models model; got {type(model).__name__}")
-    return model
+    if isinstance(model, BaseModel):
+        return model  # type: ignore[return-value]
+    missing = [m for m in _PROTOCOL_MEMBERS if not hasattr(model, m)]
+    if missing:
+        shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+        raise TypeError(
+            f"{name} must be a companion.core.models model (SoftmaxRegression, MLP, "
+            f"LinearRegression or another Model); got {type(model).__name__}, which lacks {shown}"
+        )
+    return model  # type: ignore[return-value]

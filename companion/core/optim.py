@@ -13,11 +13,12 @@ import copy as _copy
 import math
 import numbers
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from companion.core._validation import check_bool, check_real
+from companion.core._validation import check_array, check_bool, check_nonnegative_int, check_real
+from companion.core.models import Layout, Parameters
 from companion.core.schedules import Schedule
 
 
@@ -35,14 +36,23 @@ class SGD:
     Args:
         lr: A positive float, or a schedule: any callable mapping the 0-based update
             index t to η_t (see :mod:`companion.core.schedules`; a schedule may return 0).
-        momentum: μ >= 0.
+        momentum: μ in [0, 1).
         nesterov: Use Nesterov momentum (requires ``momentum > 0``, as in PyTorch).
         weight_decay: λ >= 0 (L2 penalty added to the gradient).
 
-    The optimiser keeps its state (update count, one momentum buffer per parameter name)
-    across calls and across :func:`companion.fit` runs, like PyTorch's; call :meth:`reset`
-    to start over. :func:`companion.fit` drives it with the model's whole parameter
-    vector under the single name ``"params"``.
+    State: the update count and one momentum buffer, a flat vector over all parameters
+    in the order of ``params``. The state is bound to the names and shapes of the first
+    parameters it updates (its ``layout``); stepping parameters of another layout raises
+    ``ValueError`` (call :meth:`reset` or use a new ``SGD``). Reusing one optimiser for a
+    second model of the same layout continues its momentum and schedule, like a second
+    :func:`companion.fit` on the same model; :meth:`reset` starts over.
+
+    The one update path: :meth:`step` is what :func:`companion.fit` calls after each batch
+    (with ``model.params`` and the flat gradient), what a hand-written loop calls, and
+    what a trainer of several runs in lockstep calls once per run and step. A hand step
+    followed by ``fit(optimizer=opt)`` therefore continues exactly where the hand step
+    left off. :attr:`state` and :meth:`load_state` save and restore the state (fit uses
+    them to undo an interrupted update).
 
     >>> opt = SGD(lr=0.1, momentum=0.9)
     >>> w = {"w": np.array([1.0])}
@@ -67,7 +77,7 @@ class SGD:
             raise TypeError(
                 f"lr must be a positive float or a schedule (a callable step -> lr); got {lr!r}"
             )
-        self.momentum = check_real(momentum, "momentum", low=0.0)
+        self.momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_inclusive=False)
         self.nesterov = check_bool(nesterov, "nesterov")
         if self.nesterov and self.momentum == 0.0:
             raise ValueError(
@@ -75,7 +85,8 @@ class SGD:
             )
         self.weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
         self._t = 0
-        self._buffers: dict[str, np.ndarray] = {}
+        self._buffer: np.ndarray | None = None
+        self._layout: Layout | None = None
 
     @property
     def iterations(self) -> int:
@@ -106,24 +117,54 @@ class SGD:
         return float(value)
 
     @property
-    def state(self) -> dict[str, Any]:
-        """A copy of the state: ``{"iterations": t, "momentum_buffers": {name: array}}``.
+    def layout(self) -> Layout | None:
+        """Names and shapes of the parameters the state is bound to (None before a step).
+
+        >>> opt = SGD(0.1); opt.step({"w": np.zeros(2)}, {"w": np.ones(2)}); opt.layout
+        (('w', (2,)),)
+        """
+        return self._layout
+
+    @property
+    def state(self) -> dict[str, object]:
+        """A copy of the state: ``{"iterations": t, "layout": ..., "momentum_buffer": array}``.
 
         >>> SGD(0.1).state
-        {'iterations': 0, 'momentum_buffers': {}}
+        {'iterations': 0, 'layout': None, 'momentum_buffer': None}
         """
-        buffers = {k: v.copy() for k, v in self._buffers.items()}
-        return {"iterations": self._t, "momentum_buffers": buffers}
+        buf = None if self._buffer is None else self._buffer.copy()
+        return {"iterations": self._t, "layout": self._layout, "momentum_buffer": buf}
+
+    def load_state(self, state: Mapping[str, object]) -> None:
+        """Restore a state saved from :attr:`state` (the arrays are copied).
+
+        >>> opt = SGD(0.1, momentum=0.9); saved = opt.state
+        >>> opt.step({"w": np.zeros(1)}, {"w": np.ones(1)}); opt.load_state(saved)
+        >>> opt.iterations, opt.layout
+        (0, None)
+        """
+        if not isinstance(state, Mapping) or set(state) != {"iterations", "layout",
+                                                             "momentum_buffer"}:
+            raise TypeError(
+                "state must be a dict from SGD.state with keys 'iterations', 'layout', "
+                f"'momentum_buffer'; got {state!r}"
+            )
+        t = check_nonnegative_int(state["iterations"], "state['iterations']")
+        buf = state["momentum_buffer"]
+        self._buffer = None if buf is None else np.array(buf, copy=True)
+        self._layout = state["layout"]  # type: ignore[assignment]
+        self._t = t
 
     def reset(self) -> None:
-        """Forget the update count and the momentum buffers.
+        """Forget the update count, the momentum buffer and the layout.
 
         >>> opt = SGD(0.1); opt.step({"w": np.zeros(1)}, {"w": np.ones(1)}); opt.reset()
-        >>> opt.iterations
-        0
+        >>> opt.iterations, opt.layout
+        (0, None)
         """
         self._t = 0
-        self._buffers = {}
+        self._buffer = None
+        self._layout = None
 
     def copy(self) -> SGD:
         """A deep copy (state included).
@@ -133,56 +174,112 @@ class SGD:
         """
         return _copy.deepcopy(self)
 
-    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, Any]) -> None:
-        """Update every array of ``params`` in place from ``grads`` (same keys and shapes).
+    def step(
+        self, params: Mapping[str, np.ndarray], grads: Mapping[str, ArrayLike] | np.ndarray
+    ) -> None:
+        """One update of every array of ``params``, in place, from ``grads``.
 
         Args:
-            params: Float arrays by name, e.g. ``model.params`` (live views).
-            grads: Gradients by name, e.g. ``model.grad(X, y)``.
+            params: Float arrays by name: ``model.params`` (a
+                :class:`~companion.core.models.Parameters`), or any dict of NumPy float arrays.
+            grads: Gradients by name with the keys and shapes of ``params`` (e.g.
+                ``model.grad(X, y)``), or, with ``model.params``, one flat vector of
+                length ``model.n_params`` in ``param_names`` order (what fit passes).
+
+        Raises:
+            TypeError: ``params`` is not a dict of float arrays, or a gradient holds no numbers.
+            ValueError: keys or shapes differ, a gradient is NaN or infinite, or the
+                optimiser's state is bound to another layout.
+
+        >>> from companion.core.models import LinearRegression
+        >>> m = LinearRegression(1); m.params = {"W": [[1.0]], "b": [0.0]}
+        >>> SGD(0.5).step(m.params, np.array([2.0, -2.0]))
+        >>> m.get_flat().tolist()
+        [0.0, 1.0]
         """
-        if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
+        if not isinstance(params, Mapping):
             raise TypeError(
-                f"params and grads must be dicts of arrays; got {type(params).__name__} "
-                f"and {type(grads).__name__}"
+                f"params must be a dict of NumPy float arrays (e.g. model.params); "
+                f"got {type(params).__name__}"
             )
-        if set(params) != set(grads):
-            raise ValueError(
-                f"grads must have the same keys as params; got {sorted(grads)} for "
-                f"params {sorted(params)}"
-            )
-        checked = {}
+        vector = params.vector if isinstance(params, Parameters) else None
         for name, p in params.items():
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 raise TypeError(
                     f"params[{name!r}] must be a NumPy float array (it is updated in place); "
                     f"got {type(p).__name__}"
                 )
-            g = np.asarray(grads[name])
-            if g.shape != p.shape:
+        layout: Layout = (
+            params.layout if isinstance(params, Parameters)
+            else tuple((name, p.shape) for name, p in params.items())
+        )
+        if isinstance(grads, Mapping):
+            if set(params) != set(grads):
                 raise ValueError(
-                    f"grads[{name!r}] must have the shape of params[{name!r}], {p.shape}; "
-                    f"got {g.shape}"
+                    f"grads must have the same keys as params; got {sorted(grads)} for "
+                    f"params {sorted(params)}"
                 )
-            checked[name] = g
+            parts = []
+            for name, p in params.items():
+                g = check_array(grads[name], f"grads[{name!r}]", dtype_kind="f")
+                if g.shape != p.shape:
+                    raise ValueError(
+                        f"grads[{name!r}] must have the shape of params[{name!r}], {p.shape}; "
+                        f"got {g.shape}"
+                    )
+                parts.append(g.ravel())
+            flat_g = np.concatenate(parts) if parts else np.empty(0)
+        elif vector is not None and isinstance(grads, np.ndarray):
+            flat_g = check_array(grads, "grads", ndim=1, dtype_kind="f")
+            if flat_g.shape != vector.shape:
+                raise ValueError(
+                    f"grads as one vector must have length {vector.size} (the model's n_params); "
+                    f"got shape {flat_g.shape}"
+                )
+        else:
+            raise TypeError(
+                "grads must be a dict of arrays with the keys of params, or one flat NumPy "
+                f"vector when params is model.params; got {type(grads).__name__}"
+            )
+        self._bind(layout)
         lr = self.current_lr
-        for name, p in params.items():
-            self._update(name, p, checked[name], lr)
+        if vector is not None:
+            self._apply(vector, flat_g, lr)
+        else:
+            theta = np.concatenate([p.ravel() for p in params.values()]) if params else np.empty(0)
+            self._apply(theta, flat_g, lr)
+            start = 0
+            for p in params.values():
+                p[...] = theta[start : start + p.size].reshape(p.shape)
+                start += p.size
         self._t += 1
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        """One parameter's update (no checks; the caller counts the step)."""
+    def _bind(self, layout: Layout) -> None:
+        if self._layout is None:
+            self._layout = layout
+        elif self._layout != layout:
+            raise ValueError(
+                f"this SGD holds the state of parameters {list(self._layout)} "
+                f"(after {self._t} updates); params has {list(layout)}. Use a new SGD for "
+                "another model, or call opt.reset() to start over"
+            )
+
+    def _apply(self, theta: np.ndarray, g: np.ndarray, lr: float) -> None:
+        """θ ← θ − η·direction, computed first and written in one assignment."""
         if self.weight_decay:
-            g = g + self.weight_decay * p
+            g = g + self.weight_decay * theta
         mu = self.momentum
         if mu:
-            buf = self._buffers.get(name)
-            if buf is None:
-                buf = self._buffers[name] = np.array(g, dtype=p.dtype)
+            if self._buffer is None:
+                buf = np.array(g, dtype=theta.dtype)
             else:
-                buf *= mu
+                buf = mu * self._buffer
                 buf += g
-            g = g + mu * buf if self.nesterov else buf
-        p -= lr * g
+            direction = g + mu * buf if self.nesterov else buf
+            self._buffer = buf
+        else:
+            direction = g
+        theta -= lr * direction
 
     def __repr__(self) -> str:
         return (

@@ -1,6 +1,8 @@
 """Learning-rate schedules: callables that map an update's index ``step`` (0, 1, …) to a rate.
 
-Pass one as ``SGD(lr=...)``; any other callable ``step -> lr`` works too.
+Pass one as ``SGD(lr=...)``; any other callable ``step -> lr`` works too. Each schedule
+has one spelling, a function (:func:`constant`, :func:`step_decay`, :func:`linear_warmup`);
+the objects they return are immutable, and their ``repr`` is the call that rebuilds them.
 
 >>> warm = linear_warmup(0.1, warmup_steps=4)
 >>> [round(warm(t), 3) for t in range(6)]
@@ -22,11 +24,11 @@ def _check_lr(lr: float) -> float:
     return check_real(lr, "lr", low=0.0, low_inclusive=False)
 
 
-@dataclass(frozen=True)
-class ConstantLR:
+@dataclass(frozen=True, repr=False)
+class _Constant:
     """The same learning rate at every step.
 
-    >>> ConstantLR(0.1)(7)
+    >>> constant(0.1)(7)
     0.1
     """
 
@@ -39,12 +41,15 @@ class ConstantLR:
         check_nonnegative_int(step, "step")
         return self.lr
 
+    def __repr__(self) -> str:
+        return f"constant(lr={self.lr!r})"
 
-@dataclass(frozen=True)
-class StepDecayLR:
+
+@dataclass(frozen=True, repr=False)
+class _StepDecay:
     """``lr · gamma ** (step // step_size)``: multiply by ``gamma`` every ``step_size`` steps.
 
-    >>> [StepDecayLR(1.0, step_size=2, gamma=0.5)(t) for t in range(5)]
+    >>> [step_decay(1.0, step_size=2, gamma=0.5)(t) for t in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
 
@@ -62,16 +67,19 @@ class StepDecayLR:
         t = check_nonnegative_int(step, "step")
         return self.lr * self.gamma ** (t // self.step_size)
 
+    def __repr__(self) -> str:
+        return f"step_decay(lr={self.lr!r}, step_size={self.step_size}, gamma={self.gamma!r})"
 
-@dataclass(frozen=True)
-class LinearWarmupLR:
+
+@dataclass(frozen=True, repr=False)
+class _LinearWarmup:
     """Ramp linearly from ``lr/warmup_steps`` (step 0) to ``lr`` (step ``warmup_steps−1``).
 
     Afterwards the rate stays at ``lr``, or follows ``after``, which is called with the
     steps counted from the end of the warm-up (``after(step − warmup_steps)``), like
     PyTorch's ``SequentialLR``.
 
-    >>> sched = LinearWarmupLR(0.2, warmup_steps=2, after=StepDecayLR(0.2, 1, gamma=0.5))
+    >>> sched = linear_warmup(0.2, warmup_steps=2, after=step_decay(0.2, 1, gamma=0.5))
     >>> [sched(t) for t in range(4)]
     [0.1, 0.2, 0.2, 0.1]
     """
@@ -97,26 +105,30 @@ class LinearWarmupLR:
             return self.lr
         return float(self.after(t - self.warmup_steps))
 
+    def __repr__(self) -> str:
+        return (f"linear_warmup(lr={self.lr!r}, warmup_steps={self.warmup_steps}, "
+                f"after={self.after!r})")
 
-def constant(lr: float) -> ConstantLR:
+
+def constant(lr: float) -> _Constant:
     """A constant learning rate ``lr`` (> 0).
 
     >>> constant(0.05)(100)
     0.05
     """
-    return ConstantLR(lr)
+    return _Constant(lr)
 
 
-def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> StepDecayLR:
+def step_decay(lr: float, step_size: int, gamma: float = 0.1) -> _StepDecay:
     """Start at ``lr`` and multiply by ``gamma`` every ``step_size`` updates (PyTorch ``StepLR``).
 
     >>> step_decay(0.1, step_size=10)(25)
     0.001
     """
-    return StepDecayLR(lr, step_size, gamma)
+    return _StepDecay(lr, step_size, gamma)
 
 
-def linear_warmup(lr: float, warmup_steps: int, after: Schedule | None = None) -> LinearWarmupLR:
+def linear_warmup(lr: float, warmup_steps: int, after: Schedule | None = None) -> _LinearWarmup:
     """Warm up linearly over ``warmup_steps`` updates, then hold ``lr`` or follow ``after``.
 
     Goyal et al. (2017) warm up this way before applying the linear scaling rule.
@@ -124,4 +136,4 @@ def linear_warmup(lr: float, warmup_steps: int, after: Schedule | None = None) -
     >>> linear_warmup(0.4, warmup_steps=4)(0)
     0.1
     """
-    return LinearWarmupLR(lr, warmup_steps, after)
+    return _LinearWarmup(lr, warmup_steps, after)

@@ -3,9 +3,13 @@
 >>> from companion.core.datasets import two_class
 >>> from companion.core.models import SoftmaxRegression
 >>> X, y = two_class(n=200, seed=0)
->>> history = fit(SoftmaxRegression(2, 2), X, y, batch_size=50, epochs=3, seed=0, progress=False)
+>>> history = fit(SoftmaxRegression(2, 2), X, y, batch_size=50, epochs=3, seed=0)
 >>> len(history.steps), history.stop_reason, len(history.history["loss"])
 (12, 'completed', 3)
+
+:func:`train_by_hand` is the same training written with the public API only, in the
+order a course shows it (plan → batch → loss and gradient → optimiser step → record);
+``fit`` computes exactly what it computes (a test holds them equal to 1e-12), faster.
 """
 
 from __future__ import annotations
@@ -14,18 +18,26 @@ import math
 import time
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from companion.core._validation import check_bool, check_positive_int
+from companion.core._validation import check_bool, check_positive_int, check_real
 from companion.core.batching import BatchPlan
 from companion.core.callbacks import Callback
 from companion.core.history import History
-from companion.core.models import Model, check_model
+from companion.core.models import Model, check_model, flatten
 from companion.core.optim import SGD
 
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
 _REFRESH_SECONDS = 0.25  # the progress bar is redrawn at most 4 times a second
+PROGRESS_DELAY_SECONDS = 2.0
+"""The progress bar appears only once a run has lasted this long (``tqdm(delay=...)``)."""
+DEFAULT_DIVERGENCE_FACTOR = 1e3
+"""fit stops as diverged when a batch loss exceeds this multiple of the run's first batch loss."""
 
 
 def _update_sizes(batch_sizes: tuple[int, ...], accumulate: int) -> list[int]:
@@ -33,7 +45,7 @@ def _update_sizes(batch_sizes: tuple[int, ...], accumulate: int) -> list[int]:
     return [sum(batch_sizes[i : i + accumulate]) for i in range(0, len(batch_sizes), accumulate)]
 
 
-def _check_callbacks(callbacks: Any) -> list[Callback]:
+def _check_callbacks(callbacks: object) -> list[Callback]:
     if isinstance(callbacks, (tuple, list)) and not callbacks:
         return []
     if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
@@ -47,7 +59,7 @@ def _check_callbacks(callbacks: Any) -> list[Callback]:
     return checked
 
 
-def _check_validation(model: Model, validation_data: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _check_validation(model: Model, validation_data: object) -> tuple[np.ndarray, np.ndarray] | None:
     if validation_data is None:
         return None
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -55,29 +67,35 @@ def _check_validation(model: Model, validation_data: Any) -> tuple[np.ndarray, n
             f"validation_data must be None or a pair (X_val, y_val); got {type(validation_data).__name__}"
             + (f" of length {len(validation_data)}" if isinstance(validation_data, (tuple, list)) else "")
         )
-    return model._check_Xy(*validation_data, "validation_data[0]", "validation_data[1]")
+    return model.check_data(*validation_data, "validation_data[0]", "validation_data[1]")
 
 
 def fit(
     model: Model,
-    X: Any,
-    y: Any,
+    X: ArrayLike,
+    y: ArrayLike,
     batch_size: int | None = None,
     epochs: int = 1,
     optimizer: SGD | None = None,
     remainder: str = "keep",
     shuffle: bool = True,
-    seed: int | None = None,
-    validation_data: tuple[Any, Any] | None = None,
+    seed: int | None = 0,
+    validation_data: tuple[ArrayLike, ArrayLike] | None = None,
     accumulate: int = 1,
     callbacks: Iterable[Callback] = (),
     progress: bool = True,
+    divergence_factor: float | None = DEFAULT_DIVERGENCE_FACTOR,
 ) -> History:
     """Train ``model`` in place with mini-batch SGD and return its :class:`History`.
 
-    The batches come from ``BatchPlan(len(X), batch_size, remainder, shuffle, seed)``
-    (see :class:`~companion.core.batching.BatchPlan`). Each update computes the loss and its
-    gradient on one batch in a single forward/backward pass, then calls the optimiser.
+    What it computes is :func:`train_by_hand`, the loop written with the public API:
+    the batches come from ``BatchPlan(len(X), batch_size, remainder, shuffle, seed)``
+    (see :class:`~companion.core.batching.BatchPlan`); each update computes the loss and
+    its gradient on one batch in a single forward/backward pass
+    (:meth:`~companion.core.models.Model.forward_backward`), then calls
+    :meth:`optimizer.step(model.params, gradient) <companion.core.optim.SGD.step>`, the
+    method a hand-written loop calls, so the optimiser's state carries over between hand
+    steps and fits.
 
     Recording (see :class:`~companion.core.history.History`): ``history.steps`` has one row
     per update; ``history.history["loss"]`` (and ``"accuracy"`` for classifiers) holds
@@ -96,14 +114,26 @@ def fit(
     shuffling, whenever k·b divides N: their parameters agree to rounding error.
     ``history.steps`` has one row per update; its ``batch_size`` is the update's samples.
 
-    Stopping: a callback may set ``history.stop_training``
-    (``stop_reason="early_stopping"``). A non-finite batch loss or gradient stops
-    training before that update is applied (``stop_reason="diverged"``, a
-    ``RuntimeWarning`` naming the step and epoch); if an update made the parameters
-    non-finite they are restored to before it. A KeyboardInterrupt (Ctrl-C) is caught:
-    the history so far is returned with ``interrupted=True``. In every case the
-    epochs that ran have their entry in ``history.history`` (a partial last epoch too,
-    except after an interrupt) and ``on_train_end`` is called.
+    Every step is atomic: the model and the optimiser's state always equal their state
+    after the last row of ``history.steps``, however the run ends.
+
+    * A callback may set ``history.stop_training`` (``stop_reason="early_stopping"``).
+    * Divergence (``stop_reason="diverged"``, a ``RuntimeWarning`` naming the step and
+      epoch): a batch loss or gradient that is not finite, or a batch loss above
+      ``divergence_factor`` × the run's first batch loss, stops training before that
+      update. If the loss itself is the problem, the parameters that produced it are bad
+      too, so the previous update is undone and its row removed: the model returned is the
+      last one whose batch loss was finite and within the bound. If the last update of an
+      epoch made the parameters non-finite it is undone the same way.
+    * A KeyboardInterrupt (Ctrl-C), wherever it lands, is caught: an update in progress is
+      rolled back (parameters and optimiser state), the history so far is returned with
+      ``interrupted=True``, ``stop_reason="interrupted"``.
+    * Any other exception (e.g. raised by a callback) ends the run the same way with
+      ``stop_reason="error"``, calls ``on_train_end``, and is re-raised with the history
+      attached as ``exc.history``.
+
+    The epochs that ran have their entry in ``history.history`` (a partial last epoch too,
+    except after an interrupt or an error) and ``on_train_end`` is called in every case.
 
     Args:
         model: A :class:`~companion.core.models.Model`; updated in place (like Keras).
@@ -116,11 +146,16 @@ def fit(
         remainder: What to do with the last partial batch, see
             :data:`~companion.core.batching.REMAINDERS`.
         shuffle: New random order every epoch.
-        seed: Seed of the shuffling; None draws one (stored in ``history.params``).
+        seed: Seed of the shuffling (default 0); None draws one (stored in
+            ``history.settings``).
         validation_data: None or ``(X_val, y_val)``.
         accumulate: Batches per update (positive int).
         callbacks: :class:`~companion.core.callbacks.Callback` objects.
-        progress: Show a ``tqdm`` progress bar (redrawn a few times a second).
+        progress: Show a ``tqdm`` progress bar for runs that last longer than
+            :data:`PROGRESS_DELAY_SECONDS` (shorter runs print nothing).
+        divergence_factor: The bound of the divergence test, a multiple (> 1) of the first
+            batch loss (default :data:`DEFAULT_DIVERGENCE_FACTOR`); None stops only on
+            non-finite values. A first batch loss of 0 disables the bound.
 
     Returns:
         The :class:`~companion.core.history.History` of the run.
@@ -129,12 +164,12 @@ def fit(
     >>> from companion.core.models import MLP
     >>> X, y = multi_class(n=300, n_classes=3, seed=0)
     >>> h = fit(MLP([2, 8, 3]), X, y, batch_size=64, epochs=2, optimizer=SGD(0.1),
-    ...         accumulate=2, seed=0, progress=False)
+    ...         accumulate=2, seed=0)
     >>> h.steps["batch_size"].tolist()  # 5 batches per epoch: 2 + 2 + 1 per update
     [128, 128, 44, 128, 128, 44]
     """
     check_model(model)
-    Xc, yc = model._check_Xy(X, y)
+    Xc, yc = model.check_data(X, y)
     val = _check_validation(model, validation_data)
     n_epochs: int = check_positive_int(epochs, "epochs")  # type: ignore[assignment]
     k: int = check_positive_int(accumulate, "accumulate")  # type: ignore[assignment]
@@ -144,6 +179,9 @@ def fit(
         raise TypeError(f"optimizer must be an SGD or None; got {type(optimizer).__name__}")
     cbs = _check_callbacks(callbacks)
     show = check_bool(progress, "progress")
+    factor = math.inf if divergence_factor is None else check_real(
+        divergence_factor, "divergence_factor", low=1.0, low_inclusive=False
+    )
     plan = BatchPlan(len(Xc), batch_size, remainder, shuffle, seed)
 
     if plan.remainder == "carry":
@@ -154,30 +192,104 @@ def fit(
     metrics += ["val_" + m for m in metrics] if val is not None else []
     history = History(metrics, capacity=sum(updates))
     history.plan, history.model = plan, model
-    history.params = {
+    history.settings = {
         "n_samples": plan.n_samples, "batch_size": plan.batch_size, "epochs": n_epochs,
         "remainder": plan.remainder, "shuffle": plan.shuffle, "seed": plan.seed,
         "accumulate": k, "steps": sum(updates), "optimizer": repr(optimizer),
+        "divergence_factor": divergence_factor,
     }
     for cb in cbs:
         cb.history = history
-    for cb in cbs:
-        cb.on_train_begin(history)
-
-    _Loop(model, Xc, yc, val, plan, optimizer, k, cbs, history, updates, show).run()
-
+    loop = _Loop(model, Xc, yc, val, plan, optimizer, k, cbs, history, updates, show, factor)
+    try:
+        for cb in cbs:
+            cb.on_train_begin(history)
+        loop.run()
+    except Exception as exc:
+        history.stop_reason = "error"
+        history.message = (
+            f"Training stopped by an error in epoch {loop.epoch} after {len(history.steps)} "
+            f"steps: {type(exc).__name__}: {exc}"
+        )
+        for cb in cbs:
+            cb.on_train_end(history)
+        exc.history = history  # type: ignore[attr-defined]
+        raise
     for cb in cbs:
         cb.on_train_end(history)
     return history
 
 
+def train_by_hand(
+    model: Model, X: ArrayLike, y: ArrayLike, plan: BatchPlan, epochs: int, optimizer: SGD,
+    accumulate: int = 1,
+) -> History:
+    """What :func:`fit` does, written as a course writes it, with the public API only.
+
+    The reference loop: for each epoch, for each group of ``accumulate`` batches of the
+    plan, add up the size-weighted gradients, take one optimiser step, and record the
+    step; at the end of the epoch record the sample-weighted mean loss (and accuracy).
+    ``fit(model, X, y, batch_size, epochs, optimizer, remainder, shuffle, seed,
+    accumulate=k)`` gives the same parameters, step losses, gradient norms and epoch
+    metrics to rounding error (1e-12), with ``plan = BatchPlan(len(X), batch_size,
+    remainder, shuffle, seed)``. It has no validation data, callbacks or stopping rules.
+
+    >>> from companion.core.datasets import two_class
+    >>> from companion.core.models import SoftmaxRegression
+    >>> X, y = two_class(n=100, seed=0)
+    >>> h = train_by_hand(SoftmaxRegression(2, 2), X, y, BatchPlan(100, 30, seed=0), 2, SGD(0.1))
+    >>> h.steps["batch_size"].tolist(), len(h.history["loss"])
+    ([30, 30, 30, 10, 30, 30, 30, 10], 2)
+    """
+    X, y = model.check_data(X, y)
+    k = check_positive_int(accumulate, "accumulate")
+    history = History(["loss", "accuracy"] if model.is_classifier else ["loss"],
+                      capacity=sum(-(-plan.steps_in_epoch(e) // k) for e in range(epochs)))
+    for epoch in range(epochs):
+        batches = plan.epoch(epoch)
+        loss_sum = correct = seen = 0.0
+        for start in range(0, len(batches), k):
+            group = batches[start : start + k]
+            n_update = sum(len(idx) for idx in group)
+            grad = {name: np.zeros_like(p) for name, p in model.params.items()}
+            update_loss = 0.0
+            for idx in group:
+                loss, grads = model.loss_and_grad(X[idx], y[idx])
+                for name in grad:
+                    grad[name] += len(idx) * grads[name]
+                update_loss += len(idx) * loss
+                if model.is_classifier:
+                    correct += np.count_nonzero(model.predict(X[idx]) == y[idx])
+            grad = {name: g / n_update for name, g in grad.items()}
+            lr = optimizer.current_lr
+            optimizer.step(model.params, grad)
+            norm = float(np.linalg.norm(flatten(grad, model.param_names)))
+            history.steps.append(epoch=epoch, batch_size=n_update, loss=update_loss / n_update,
+                                 grad_norm=norm, lr=lr, time=0.0)
+            loss_sum += update_loss
+            seen += n_update
+        history.history["loss"].append(loss_sum / seen)
+        if model.is_classifier:
+            history.history["accuracy"].append(correct / seen)
+        history.epoch.append(epoch)
+    history.stop_reason = "completed"
+    return history
+
+
 class _Loop:
-    """The training loop of :func:`fit`, kept lean: every per-step cost is counted."""
+    """The training loop of :func:`fit`, kept lean: every per-step cost is counted.
+
+    It uses only public methods of the model (``params``, ``forward_backward``,
+    ``loss_and_correct``), the plan (``epoch``, ``sizes``), the optimiser (``step``,
+    ``state``, ``load_state``, ``current_lr``, ``iterations``) and the step log
+    (``buffer``, ``set_length``).
+    """
 
     def __init__(
         self, model: Model, X: np.ndarray, y: np.ndarray,
         val: tuple[np.ndarray, np.ndarray] | None, plan: BatchPlan, optimizer: SGD, k: int,
         callbacks: list[Callback], history: History, updates: list[int], progress: bool,
+        factor: float,
     ) -> None:
         self.model, self.X, self.y, self.val, self.plan = model, X, y, val, plan
         self.opt, self.k, self.history, self.updates = optimizer, k, history, updates
@@ -186,27 +298,35 @@ class _Loop:
             cb for cb in callbacks if type(cb).on_step_end is not Callback.on_step_end
         ]
         self.progress = progress
-        self.rows = 0  # updates recorded so far
+        self.factor = factor
+        self.bound = math.inf  # set from the first batch loss
+        self.rows = 0  # updates recorded so far: the commit point of a step
         self.epoch = 0
-        theta = model._flat
+        self.params = model.params
+        theta = self.params.vector
         self.prev = np.empty_like(theta)  # parameters before the latest update
+        self.saved: dict[str, object] = optimizer.state  # optimiser state before it
+        self.started = -1  # index of the latest update begun (== rows while uncommitted)
         self.grad = np.empty_like(theta)  # the update's gradient
         self.micro = np.empty_like(theta) if k > 1 else self.grad  # one batch's gradient
-        self.applying = -1  # row whose update is being applied (for Ctrl-C consistency)
+        self.last = (0, 0.0, 0)  # (samples, loss, correct) of the latest recorded update
+        self.bar = None
 
     # -- the run --------------------------------------------------------------------------
     def run(self) -> None:
         history = self.history
-        self.t_start = self.opt.iterations
-        self.bar = self._make_bar() if self.progress else None
         self.t0 = time.perf_counter()
         try:
+            self.bar = self._make_bar() if self.progress else None
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported instead
                 self._run_epochs()
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            self._roll_back_unrecorded()
+            if not isinstance(exc, KeyboardInterrupt):
+                raise
             self._interrupted()
         finally:
-            history.steps._n = self.rows
+            history.steps.set_length(self.rows)
             if self.bar is not None:
                 self._refresh_bar()
                 self.bar.close()
@@ -218,6 +338,17 @@ class _Loop:
                     f"{self.rows} steps"
                 )
 
+    def _roll_back_unrecorded(self) -> None:
+        """Undo an update that began but was not recorded, and a half-recorded epoch."""
+        if self.started == self.rows:
+            np.copyto(self.params.vector, self.prev)
+            self.opt.load_state(self.saved)
+            self.started = self.rows - 1
+        history, n = self.history, len(self.history.epoch)
+        for values in history.history.values():
+            del values[n:]
+        del history.history_batch_mean_loss[n:]
+
     def _run_epochs(self) -> None:
         history = self.history
         for epoch in range(len(self.updates)):
@@ -226,7 +357,7 @@ class _Loop:
                 cb.on_epoch_begin(epoch)
             finished = self._run_epoch(epoch)
             diverged = history.stop_reason == "diverged"
-            if not diverged and self._epoch_updates and not np.isfinite(self.model._flat).all():
+            if not diverged and self._epoch_updates and not np.isfinite(self.params.vector).all():
                 self._diverged_after_update()
             if finished or self._epoch_updates:
                 self._end_epoch(epoch)
@@ -237,24 +368,27 @@ class _Loop:
         """Run one epoch's updates; False if it stopped early."""
         model, X, y, k, opt, history = self.model, self.X, self.y, self.k, self.opt, self.history
         batches = self.plan.epoch(epoch)
-        sizes = self.plan._sizes(epoch)
+        sizes = self.plan.sizes(epoch)
         if k > 1:
             sizes = _update_sizes(sizes, k)
         first = self.rows
-        cols = history.steps._columns
+        log = history.steps
         stop = first + len(sizes)
-        cols["step"][first:stop] = np.arange(first + 1, stop + 1)
-        cols["epoch"][first:stop] = epoch
-        cols["batch_size"][first:stop] = sizes
-        seen_before = int(cols["samples_seen"][first - 1]) if first else 0
-        cols["samples_seen"][first:stop] = seen_before + np.cumsum(sizes, dtype=np.int64)
-        loss_col, norm_col, lr_col, time_col = cols["loss"], cols["grad_norm"], cols["lr"], cols["time"]
+        log.buffer("step")[first:stop] = np.arange(first + 1, stop + 1)
+        log.buffer("epoch")[first:stop] = epoch
+        log.buffer("batch_size")[first:stop] = sizes
+        seen_col = log.buffer("samples_seen")
+        seen_before = int(seen_col[first - 1]) if first else 0
+        seen_col[first:stop] = seen_before + np.cumsum(sizes, dtype=np.int64)
+        loss_col, norm_col = log.buffer("loss"), log.buffer("grad_norm")
+        lr_col, time_col = log.buffer("lr"), log.buffer("time")
 
-        theta, prev, g, micro = model._flat, self.prev, self.grad, self.micro
+        params = self.params
+        theta, prev, g, micro = params.vector, self.prev, self.grad, self.micro
         take_X, take_y = X.take, y.take  # faster than fancy indexing X[idx], same values
-        forward_backward = model._forward_backward
+        forward_backward = model.forward_backward
         count_correct = model.is_classifier
-        update, isfinite, perf_counter = opt._update, math.isfinite, time.perf_counter
+        step, isfinite, perf_counter = opt.step, math.isfinite, time.perf_counter
         schedule = callable(opt.lr)
         lr = opt.current_lr
         step_callbacks, bar = self.step_callbacks, self.bar
@@ -288,20 +422,31 @@ class _Loop:
                 sq_norm = float(np.dot(g, g))
                 if schedule:
                     lr = opt.current_lr
-                if not (isfinite(loss) and isfinite(sq_norm)):
-                    self._diverged(i, epoch, loss, sq_norm, lr)
+                if not (isfinite(loss) and isfinite(sq_norm)) or loss > self.bound:
+                    if self._diverged(i, epoch, loss, sq_norm, lr) and i > first:
+                        n_last, loss_last, correct_last = self.last
+                        i -= 1
+                        loss_sum -= n_last * loss_last
+                        batch_mean_sum -= loss_last
+                        n_seen -= n_last
+                        n_correct -= correct_last
                     return False
+                if i == 0 and loss > 0:
+                    self.bound = self.factor * loss
+                # snapshot, then mark the update begun: until self.rows moves past i, any
+                # exception or interrupt restores prev and saved (see _roll_back_unrecorded)
                 np.copyto(prev, theta)
-                self.applying = i
-                update("params", theta, g, lr)
-                opt._t += 1
+                self.saved = opt.state
+                self.started = i
+                step(params, g)
                 now = perf_counter()
                 loss_col[i] = loss
                 norm_col[i] = math.sqrt(sq_norm)
                 lr_col[i] = lr
                 time_col[i] = now - t0
+                self.last = (n_b, loss, correct)
                 i += 1
-                self.rows = i
+                self.rows = i  # the commit: the update is recorded
                 loss_sum += n_b * loss
                 batch_mean_sum += loss
                 n_seen += n_b
@@ -322,9 +467,9 @@ class _Loop:
 
     def _step_end(self, step: int, epoch: int, n_b: int, loss: float, sq_norm: float,
                   lr: float) -> None:
-        cols = self.history.steps._columns
         logs = {
-            "epoch": epoch, "batch_size": n_b, "samples_seen": int(cols["samples_seen"][step - 1]),
+            "epoch": epoch, "batch_size": n_b,
+            "samples_seen": int(self.history.steps.buffer("samples_seen")[step - 1]),
             "loss": loss, "grad_norm": math.sqrt(sq_norm), "lr": lr,
         }
         for cb in self.step_callbacks:
@@ -339,38 +484,62 @@ class _Loop:
         if model.is_classifier:
             logs["accuracy"] = n_correct / n if n else math.nan
         if self.val is not None:
-            val_loss, val_correct = model._evaluate(*self.val)
+            val_loss, val_correct = model.loss_and_correct(*self.val)
             logs["val_loss"] = val_loss
             if model.is_classifier:
                 logs["val_accuracy"] = val_correct / len(self.val[1])
         for key, value in logs.items():
             history.history[key].append(value)
         history.history_batch_mean_loss.append(batch_mean_sum / updates if updates else math.nan)
-        history.epoch.append(epoch)
+        history.epoch.append(epoch)  # last: an interrupt before it drops the partial entries
         for cb in self.callbacks:
             cb.on_epoch_end(epoch, dict(logs))
 
     # -- the ways training ends early -----------------------------------------------------------
-    def _diverged(self, row: int, epoch: int, loss: float, sq_norm: float, lr: float) -> None:
-        theta = self.model._flat
-        restored = ""
-        if not np.isfinite(theta).all() and self.rows:
-            np.copyto(theta, self.prev)
-            restored = " (the previous update had made them non-finite, so it was undone)"
+    def _undo_last_update(self) -> None:
+        """Put back the parameters and optimiser state from before the latest update."""
+        np.copyto(self.params.vector, self.prev)
+        self.opt.load_state(self.saved)
+        self.rows -= 1
+        self.started = self.rows - 1
+
+    def _diverged(self, row: int, epoch: int, loss: float, sq_norm: float, lr: float) -> bool:
+        """Stop as diverged before update ``row``; True if the previous update was undone."""
+        theta = self.params.vector
+        bad_params = not (math.isfinite(loss) and loss <= self.bound) or not np.isfinite(theta).all()
+        undo = bad_params and self.rows > 0 and self.started == self.rows - 1
+        if undo:
+            self._undo_last_update()
+        if loss > self.bound and math.isfinite(loss):
+            cause = (f"the batch loss {loss:.6g} exceeds {self.bound:.6g}, divergence_factor="
+                     f"{self.factor:g} × the run's first batch loss {self.bound / self.factor:.6g}")
+        else:
+            cause = f"the batch loss is {loss!r} and the gradient norm is {math.sqrt(sq_norm)!r}"
+        restored = (
+            f" The parameters that gave this loss came from update {row}, so it was undone too "
+            f"(and its row removed): the model is the one from before it." if undo else
+            " The parameters were left as they were before this update."
+        )
         self._stop_diverged(
-            f"Training diverged at step {row + 1} (epoch {epoch}): the batch loss is {loss!r} "
-            f"and the gradient norm is {math.sqrt(sq_norm)!r}. "
-            f"The parameters were left as they were before this update{restored}. "
+            f"Training diverged at step {row + 1} (epoch {epoch}): {cause}.{restored} "
             f"Try a smaller learning rate (lr was {lr:g}).",
             stacklevel=7,
         )
+        return undo
 
     def _diverged_after_update(self) -> None:
-        np.copyto(self.model._flat, self.prev)
+        lr = self.history.steps.buffer("lr")[self.rows - 1]
+        n_last, loss_last, correct_last = self.last
+        self._undo_last_update()
+        loss_sum, batch_mean_sum, n_correct = self._epoch_sums
+        self._epoch_sums = (loss_sum - n_last * loss_last, batch_mean_sum - loss_last,
+                            n_correct - correct_last)
+        self._epoch_n -= n_last
+        self._epoch_updates -= 1
         self._stop_diverged(
-            f"Training diverged at step {self.rows} (epoch {self.epoch}): the update made the "
-            f"parameters non-finite, so it was undone. Try a smaller learning rate "
-            f"(lr was {self.history.steps._columns['lr'][self.rows - 1]:g}).",
+            f"Training diverged at step {self.rows + 1} (epoch {self.epoch}): the update made "
+            f"the parameters non-finite, so it was undone. Try a smaller learning rate "
+            f"(lr was {lr:g}).",
             stacklevel=6,
         )
 
@@ -381,9 +550,6 @@ class _Loop:
 
     def _interrupted(self) -> None:
         history = self.history
-        if self.applying == self.rows:  # Ctrl-C landed inside an unrecorded update: undo it
-            np.copyto(self.model._flat, self.prev)
-        self.opt._t = self.t_start + self.rows
         history.interrupted = True
         history.stop_reason = "interrupted"
         history.message = (
@@ -393,13 +559,13 @@ class _Loop:
         warnings.warn(history.message, UserWarning, stacklevel=4)
 
     # -- progress bar ----------------------------------------------------------------------------
-    def _make_bar(self) -> Any:
+    def _make_bar(self) -> tqdm:
         from tqdm.auto import tqdm
 
         self._progress_stats = (0, math.nan)
         return tqdm(
             total=sum(self.updates), unit="step", mininterval=_REFRESH_SECONDS,
-            desc=f"epoch 1/{len(self.updates)}",
+            delay=PROGRESS_DELAY_SECONDS, desc=f"epoch 1/{len(self.updates)}",
         )
 
     def _refresh_bar(self) -> None:

@@ -368,9 +368,21 @@ def plot_variance_vs_batch(
     """
     from companion.measure.noise import GradientNoise
 
-    results = [result] if isinstance(result, GradientNoise) else list(result)
-    if not results or not all(isinstance(r, GradientNoise) for r in results):
-        raise TypeError("result must be a GradientNoise or a sequence of them")
+    if isinstance(result, GradientNoise):
+        results = [result]
+    elif isinstance(result, (list, tuple)) and result:
+        results = list(result)
+        for i, r in enumerate(results):
+            if not isinstance(r, GradientNoise):
+                raise TypeError(
+                    f"result[{i}] must be a GradientNoise (from gradient_noise); "
+                    f"got {type(r).__name__}"
+                )
+    else:
+        raise TypeError(
+            "result must be a GradientNoise (from gradient_noise) or a non-empty list of "
+            f"them; got {result!r}"
+        )
     show_cosine = check_bool(show_cosine, "show_cosine")
     if show_cosine and ax is not None:
         raise ValueError("ax must be None when show_cosine=True (two panels are drawn)")

@@ -309,7 +309,7 @@ def gradient_explorer(
     """
     from companion.display.plots import plot_gradient_directions
     from companion.measure.landscape import digits_problem, loss_grid, minibatch_gradients
-    from companion.measure.noise import powers_of_two
+    from companion.measure.sampling import powers_of_two
 
     b = check_positive_int(batch_size, "batch_size")
     r = check_positive_int(n_draws, "n_draws")
@@ -416,7 +416,7 @@ def training_explorer(
     2
     """
     from companion.display.plots import plot_loss_curves
-    from companion.measure.noise import powers_of_two
+    from companion.measure.sampling import powers_of_two
 
     b = check_positive_int(batch_size, "batch_size")
     rate = check_real(lr, "lr", low=0.0, low_inclusive=False)

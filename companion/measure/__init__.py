@@ -5,7 +5,8 @@ Gradient noise against batch size (:mod:`~companion.measure.noise`), the noise s
 learning-rate scaling (:mod:`~companion.measure.lr_scaling`), the critical batch size
 (:mod:`~companion.measure.critical_batch`), the noisy quadratic model
 (:mod:`~companion.measure.nqm`), time and memory (:mod:`~companion.measure.speed`), the
-wall-clock time to a target loss (:mod:`~companion.measure.time_to_target`) and
-the two-weight loss landscape (:mod:`~companion.measure.landscape`). Nothing here imports
+wall-clock time to a target loss (:mod:`~companion.measure.time_to_target`) and the two-weight
+loss landscape (:mod:`~companion.measure.landscape`); they share the batch-size grid and the
+batch-mean sampler of :mod:`~companion.measure.sampling`. Nothing here imports
 from :mod:`companion.display`.
 """

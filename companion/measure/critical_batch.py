@@ -43,14 +43,18 @@ import numpy as np
 
 from companion.core._validation import (
     check_array,
+    check_batch_size,
+    check_batch_sizes,
     check_bool,
+    check_each,
     check_nonnegative_int,
     check_positive_int,
     check_real,
     check_same_length,
     check_seed,
 )
-from companion.measure.noise import check_batch_sizes, powers_of_two
+from companion.core.models import check_model
+from companion.measure.sampling import powers_of_two
 
 
 @dataclass(frozen=True)
@@ -196,15 +200,6 @@ def fit_frontier(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_model(model: Any, name: str = "model") -> None:
-    for attr in ("loss", "loss_and_grad", "params", "param_names", "copy"):
-        if not hasattr(model, attr):
-            raise TypeError(
-                f"{name} must be a companion.core.models model (with {attr}); "
-                f"got {type(model).__name__}"
-            )
-
-
 def steps_to_loss(
     model: Any,
     X: Any,
@@ -253,9 +248,9 @@ def steps_to_loss(
     Returns:
         The number of steps, or ``None`` if the target was not reached (or the loss diverged).
     """
-    _check_model(model)
+    X, y = check_model(model).check_data(X, y)
     n = len(X)
-    b = int(check_batch_sizes(batch_size, "batch_size", n_samples=n)[0])
+    b = check_batch_size(batch_size, "batch_size", n_samples=n)
     rate = check_real(lr, "lr", low=0.0, low_inclusive=False)
     target = check_real(target_loss, "target_loss", low=0.0, low_inclusive=False)
     cap = check_positive_int(max_steps, "max_steps")
@@ -502,14 +497,16 @@ def critical_batch_experiment(
         split = digits()
         X, y = split.X_train, split.y_train
     X = check_array(X, "X", ndim=2, dtype_kind="f")
-    y = np.asarray(y)
-    check_same_length(X, y, "X", "y")
-    n = len(X)
     if model is None:
         from companion.core.models import SoftmaxRegression
 
-        model = SoftmaxRegression(X.shape[1], int(np.max(y)) + 1, seed=0)
-    _check_model(model)
+        labels = check_array(y, "y", ndim=1, dtype_kind="iu" if np.asarray(y).dtype.kind in "iu"
+                             else "f")
+        if labels.size == 0:
+            raise ValueError("y must hold at least one label; got an empty array")
+        model = SoftmaxRegression(X.shape[1], max(2, int(labels.max()) + 1), seed=0)
+    X, y = check_model(model).check_data(X, y)
+    n = len(X)
     settings = DEFAULTS[quick]
     if batch_sizes is None:
         sizes = powers_of_two(n)
@@ -519,8 +516,8 @@ def critical_batch_experiment(
     else:
         sizes_arr = check_batch_sizes(batch_sizes, "batch_sizes", n_samples=n)
     grid = np.array(
-        [check_real(v, "lrs", low=0.0, low_inclusive=False)
-         for v in (settings["lrs"] if lrs is None else lrs)]
+        check_each(settings["lrs"] if lrs is None else lrs, "lrs", check_real, low=0.0,
+                   low_inclusive=False, example="[0.05, 0.1, 0.2]")
     )
     if grid.size == 0:
         raise ValueError("lrs must hold at least one learning rate; got an empty sequence")
@@ -563,7 +560,7 @@ def critical_batch_experiment(
     examples = sizes_arr * steps
     fit = fit_frontier(steps, examples)
     b_start = b_end = None
-    if noise_scale and hasattr(model, "per_sample_grads"):
+    if noise_scale:
         b_start = _noise_scale_after(model, X, y, 0, 0.0)
         if n in sizes_arr and reached[sizes_arr == n].any():
             j = int(np.flatnonzero(sizes_arr == n)[0])

@@ -18,22 +18,21 @@ the exact gradient, and :func:`sharpness` runs power iteration on it.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numpy.typing import ArrayLike
 
 from companion.core._validation import check_array, check_positive_int, check_real, check_seed
-from companion.core.models import check_model
+from companion.core.models import Model, check_model
 
 
-def _flat_grad(model: Any, X: Any, y: Any) -> np.ndarray:
+def _flat_grad(model: Model, X: ArrayLike, y: ArrayLike) -> np.ndarray:
     _, grads = model.loss_and_grad(X, y)
     return np.concatenate([np.asarray(grads[n], dtype=np.float64).ravel()
                            for n in model.param_names])
 
 
 def hessian_vector_product(
-    model: Any, X: Any, y: Any, vector: Any, *, eps: float = 1e-5
+    model: Model, X: ArrayLike, y: ArrayLike, vector: ArrayLike, *, eps: float = 1e-5
 ) -> np.ndarray:
     """``H v`` for the Hessian ``H`` of the mean training loss at the model's parameters.
 
@@ -79,9 +78,9 @@ def hessian_vector_product(
 
 
 def sharpness(
-    model: Any,
-    X: Any,
-    y: Any,
+    model: Model,
+    X: ArrayLike,
+    y: ArrayLike,
     *,
     max_iter: int = 200,
     tol: float = 1e-8,

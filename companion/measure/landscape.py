@@ -31,13 +31,14 @@ import numpy as np
 
 from companion.core._validation import (
     check_array,
+    check_batch_sizes,
     check_bool,
     check_positive_int,
     check_real,
     check_same_length,
     check_seed,
 )
-from companion.measure.noise import _draw_means, check_batch_sizes
+from companion.measure.sampling import draw_batch_means
 
 
 def _check_point(w: Any, name: str = "w") -> np.ndarray:
@@ -301,7 +302,7 @@ def minibatch_gradients(
     r = check_positive_int(n_draws, "n_draws")
     rng = np.random.default_rng(check_seed(seed))
     g = p.per_sample_grads(w)
-    by_batch = {int(b): _draw_means(rng, g, int(b), r, replace) for b in sizes}
+    by_batch = {int(b): draw_batch_means(rng, g, int(b), r, replace) for b in sizes}
     return GradientSample(w, g.mean(axis=0), by_batch, replace, p.n_samples)
 
 

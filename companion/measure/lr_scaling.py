@@ -33,15 +33,16 @@ import numpy as np
 
 from companion.core._validation import (
     check_array,
+    check_batch_sizes,
     check_bool,
     check_choice,
+    check_each,
     check_positive_int,
     check_real,
     check_same_length,
     check_seed,
 )
 from companion.core.models import check_model
-from companion.measure.noise import check_batch_sizes
 
 #: The scaling rules understood by :func:`scaled_lr`, with the exponent of ``B/B₀``.
 RULES: dict[str, float] = {"linear": 1.0, "sqrt": 0.5}
@@ -267,7 +268,8 @@ def lr_sweep(
     """
     check_model(model)
     sizes = np.sort(check_batch_sizes(batch_sizes, "batch_sizes"))
-    grid = np.sort(np.array([check_real(v, "lrs", low=0.0, low_inclusive=False) for v in lrs]))
+    grid = np.sort(np.array(check_each(lrs, "lrs", check_real, low=0.0, low_inclusive=False,
+                                       example="[0.05, 0.1, 0.2]")))
     if grid.size == 0:
         raise ValueError("lrs must hold at least one learning rate; got an empty sequence")
     n_epochs = check_positive_int(epochs, "epochs")

@@ -30,7 +30,7 @@ array([1.        , 0.33333333, 0.        ])
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,15 +38,16 @@ import numpy as np
 
 from companion.core._validation import (
     check_array,
+    check_batch_size,
+    check_batch_sizes,
     check_bool,
     check_positive_int,
     check_real,
     check_seed,
     is_int,
 )
-
-# Upper bound on the size (in float64 entries) of the draws × N weight matrix built at once.
-_CHUNK_ENTRIES = 2_000_000
+from companion.core.models import Model
+from companion.measure.sampling import draw_batch_means, powers_of_two
 
 
 def check_per_sample(per_sample: Any, name: str = "per_sample") -> np.ndarray:
@@ -74,59 +75,6 @@ def check_per_sample(per_sample: Any, name: str = "per_sample") -> np.ndarray:
             else f"{name} must have at least one column (parameter); got shape {g.shape}"
         )
     return np.asarray(g, dtype=np.float64)
-
-
-def check_batch_sizes(
-    batch_sizes: Any, name: str = "batch_sizes", *, n_samples: int | None = None
-) -> np.ndarray:
-    """Return batch sizes as a 1-D int array; each must be a positive int (and ≤ ``n_samples``).
-
-    Args:
-        batch_sizes: A positive int or an iterable of positive ints.
-        name: Argument name used in error messages.
-        n_samples: If given, every batch size must be at most this (sampling without
-            replacement cannot draw more rows than there are).
-
-    Returns:
-        The batch sizes as an ``int64`` array, in the order given.
-
-    >>> check_batch_sizes([1, 2, np.int64(4)])
-    array([1, 2, 4])
-    >>> check_batch_sizes([1, 0])
-    Traceback (most recent call last):
-    ...
-    ValueError: batch_sizes[1] must be a positive int; got 0
-    >>> check_batch_sizes([8], n_samples=5)
-    Traceback (most recent call last):
-    ...
-    ValueError: batch_sizes[0] must be at most n_samples=5 when sampling without replacement; got 8
-    """
-    if is_int(batch_sizes):
-        values: list[Any] = [batch_sizes]
-    elif isinstance(batch_sizes, (str, bytes)) or not isinstance(batch_sizes, (Iterable, np.ndarray)):
-        raise TypeError(
-            f"{name} must be a positive int or a sequence of positive ints; "
-            f"got {batch_sizes!r} (type {type(batch_sizes).__name__})"
-        )
-    else:
-        values = list(np.asarray(batch_sizes).ravel()) if isinstance(
-            batch_sizes, np.ndarray
-        ) else list(batch_sizes)
-    if not values:
-        raise ValueError(f"{name} must hold at least one batch size; got an empty sequence")
-    scalar = is_int(batch_sizes)
-    out = np.array(
-        [check_positive_int(v, name if scalar else f"{name}[{i}]") for i, v in enumerate(values)]
-    )
-    if n_samples is not None:
-        for i, b in enumerate(out):
-            if b > n_samples:
-                label = name if scalar else f"{name}[{i}]"
-                raise ValueError(
-                    f"{label} must be at most n_samples={n_samples} when sampling "
-                    f"without replacement; got {int(b)}"
-                )
-    return out.astype(np.int64)
 
 
 def full_gradient(per_sample: Any) -> np.ndarray:
@@ -217,24 +165,6 @@ def batch_variance(
     return float(out[0]) if is_int(batch_size) else out
 
 
-def _batch_weights(
-    rng: np.random.Generator, n_draws: int, n_samples: int, batch_size: int, replace: bool
-) -> np.ndarray:
-    """A ``(n_draws, N)`` matrix whose row r counts how often each sample is in batch r."""
-    if replace:
-        idx = rng.integers(0, n_samples, size=(n_draws, batch_size))
-        flat = idx + n_samples * np.arange(n_draws)[:, None]
-        counts = np.bincount(flat.ravel(), minlength=n_draws * n_samples)
-        return counts.reshape(n_draws, n_samples).astype(np.float64)
-    if batch_size == n_samples:
-        return np.ones((n_draws, n_samples))
-    # B distinct rows per draw: the B smallest of N i.i.d. uniform keys (a uniformly random
-    # B-subset; ties have probability zero).
-    keys = rng.random((n_draws, n_samples))
-    kth = np.partition(keys, batch_size - 1, axis=1)[:, batch_size - 1 : batch_size]
-    return (keys <= kth).astype(np.float64)
-
-
 def sample_batch_means(
     per_sample: Any,
     batch_size: int,
@@ -262,26 +192,10 @@ def sample_batch_means(
     """
     g = check_per_sample(per_sample)
     replace = check_bool(replace, "replace")
-    b = int(check_batch_sizes(batch_size, "batch_size", n_samples=None if replace else len(g))[0])
+    b = check_batch_size(batch_size, "batch_size", n_samples=None if replace else len(g))
     r = check_positive_int(n_draws, "n_draws")
     rng = np.random.default_rng(check_seed(seed))
-    return _draw_means(rng, g, b, r, replace)
-
-
-def _draw_means(
-    rng: np.random.Generator, g: np.ndarray, batch_size: int, n_draws: int, replace: bool
-) -> np.ndarray:
-    n = g.shape[0]
-    if batch_size == n and not replace:
-        # Every batch is the whole set: its mean is G, computed exactly as G is.
-        return np.tile(g.mean(axis=0), (n_draws, 1))
-    chunk = max(1, _CHUNK_ENTRIES // n)
-    out = np.empty((n_draws, g.shape[1]))
-    for start in range(0, n_draws, chunk):
-        stop = min(n_draws, start + chunk)
-        w = _batch_weights(rng, stop - start, n, batch_size, replace)
-        out[start:stop] = (w @ g) / batch_size
-    return out
+    return draw_batch_means(rng, g, b, r, replace)
 
 
 @dataclass(frozen=True)
@@ -426,7 +340,7 @@ def gradient_noise(
     cols = {k: np.empty(len(sizes)) for k in ("variance", "mse", "mse_se", "cosine", "sq")}
     g_norm = np.sqrt(g_sq)
     for j, b in enumerate(sizes):
-        means = _draw_means(rng, g, int(b), r, replace)
+        means = draw_batch_means(rng, g, int(b), r, replace)
         diff = means - big_g
         err = np.einsum("ij,ij->i", diff, diff)
         centred = diff - diff.mean(axis=0)
@@ -458,31 +372,8 @@ def gradient_noise(
     )
 
 
-def powers_of_two(n_samples: int, *, include_n: bool = True) -> list[int]:
-    """Batch sizes ``1, 2, 4, …`` up to ``n_samples`` (and ``n_samples`` itself if asked).
-
-    Args:
-        n_samples: The largest allowed batch size ``N``.
-        include_n: Append ``N`` when it is not a power of two.
-
-    Returns:
-        A list of ints in increasing order.
-
-    >>> powers_of_two(10)
-    [1, 2, 4, 8, 10]
-    >>> powers_of_two(8), powers_of_two(10, include_n=False)
-    ([1, 2, 4, 8], [1, 2, 4, 8])
-    """
-    n = check_positive_int(n_samples, "n_samples")
-    include_n = check_bool(include_n, "include_n")
-    out = [2**k for k in range(n.bit_length()) if 2**k <= n]
-    if include_n and out[-1] != n:
-        out.append(n)
-    return out
-
-
 def measure_gradient_noise(
-    model: Any,
+    model: Model,
     X: Any,
     y: Any,
     batch_sizes: Sequence[int] | None = None,

@@ -36,17 +36,14 @@ import numpy as np
 
 from companion.core._validation import (
     check_array,
+    check_batch_size,
     check_bool,
     check_positive_int,
     check_same_length,
     check_seed,
 )
-from companion.measure.noise import (
-    _draw_means,
-    check_batch_sizes,
-    check_per_sample,
-    covariance_trace,
-)
+from companion.measure.noise import check_per_sample, covariance_trace
+from companion.measure.sampling import draw_batch_means
 
 
 def simple_noise_scale(per_sample: Any) -> float:
@@ -81,7 +78,7 @@ def variance_factor(batch_size: int, n_samples: int | None = None) -> float:
     >>> variance_factor(4), variance_factor(4, n_samples=4), variance_factor(1, n_samples=9)
     (0.25, 0.0, 1.0)
     """
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     if n_samples is None:
         return 1.0 / b
     n = check_positive_int(n_samples, "n_samples")
@@ -167,8 +164,9 @@ def two_batch_estimate(
     check_same_length(small, big, "sq_norm_small", "sq_norm_big")
     if small.size == 0:
         raise ValueError("sq_norm_small must hold at least one squared norm; got an empty array")
-    bs = int(check_batch_sizes(b_small, "b_small")[0])
-    bb = int(check_batch_sizes(b_big, "b_big")[0])
+    n = None if n_samples is None else check_positive_int(n_samples, "n_samples")
+    bs = check_batch_size(b_small, "b_small", n_samples=n)
+    bb = check_batch_size(b_big, "b_big", n_samples=n)
     if bb <= bs:
         raise ValueError(f"b_big must be larger than b_small={bs}; got {bb}")
     cs = variance_factor(bs, n_samples)
@@ -236,14 +234,19 @@ def estimate_noise_scale(
     g = check_per_sample(per_sample)
     replace = check_bool(replace, "replace")
     n = g.shape[0]
-    bs = int(check_batch_sizes(b_small, "b_small", n_samples=None if replace else n)[0])
-    bb = int(check_batch_sizes(b_big, "b_big", n_samples=None if replace else n)[0])
+    bs = check_batch_size(b_small, "b_small", n_samples=None if replace else n)
+    bb = check_batch_size(b_big, "b_big", n_samples=None if replace else n)
     if bb <= bs:
         raise ValueError(f"b_big must be larger than b_small={bs}; got {bb}")
     r = check_positive_int(n_draws, "n_draws")
+    if r < 2:
+        raise ValueError(
+            "n_draws must be an int >= 2: one (small, big) pair gives no standard error, and "
+            f"its B_simple is often negative; got {r}"
+        )
     rng = np.random.default_rng(check_seed(seed))
-    small = _draw_means(rng, g, bs, r, replace)
-    big = _draw_means(rng, g, bb, r, replace)
+    small = draw_batch_means(rng, g, bs, r, replace)
+    big = draw_batch_means(rng, g, bb, r, replace)
     return two_batch_estimate(
         np.einsum("ij,ij->i", small, small),
         np.einsum("ij,ij->i", big, big),

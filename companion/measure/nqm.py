@@ -36,13 +36,15 @@ import numpy as np
 
 from companion.core._validation import (
     check_array,
+    check_batch_size,
+    check_batch_sizes,
     check_bool,
+    check_each,
     check_nonnegative_int,
     check_positive_int,
     check_real,
     check_seed,
 )
-from companion.measure.noise import check_batch_sizes
 
 _GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -149,8 +151,8 @@ def _check_nqm(nqm: Any) -> NoisyQuadratic:
     return nqm
 
 
-def _check_lr(nqm: NoisyQuadratic, lr: Any) -> float:
-    return check_real(lr, "lr", low=0.0, high=nqm.max_lr, low_inclusive=False, high_inclusive=False)
+def _check_lr(nqm: NoisyQuadratic, lr: Any, name: str = "lr") -> float:
+    return check_real(lr, name, low=0.0, high=nqm.max_lr, low_inclusive=False, high_inclusive=False)
 
 
 def _terms(nqm: NoisyQuadratic, lr: float, batch_size: int) -> tuple[np.ndarray, ...]:
@@ -160,6 +162,9 @@ def _terms(nqm: NoisyQuadratic, lr: float, batch_size: int) -> tuple[np.ndarray,
     a = 0.5 * h * nqm.init
     b = lr * nqm.noise / (2.0 * batch_size * (2.0 - lr * h))
     return r, a, b
+
+
+_BLOCK_ENTRIES = 1 << 20  # entries of the (steps × dim) table computed at once
 
 
 def expected_loss(nqm: NoisyQuadratic, lr: float, batch_size: int, steps: int) -> np.ndarray:
@@ -180,11 +185,17 @@ def expected_loss(nqm: NoisyQuadratic, lr: float, batch_size: int, steps: int) -
     """
     q = _check_nqm(nqm)
     a_lr = _check_lr(q, lr)
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     n = check_nonnegative_int(steps, "steps")
     r, a, floor = _terms(q, a_lr, b)
-    t = np.arange(n + 1)[:, None]
-    return (floor + (a - floor) * r[None, :] ** t).sum(axis=1)
+    out = np.empty(n + 1)
+    block = min(n + 1, max(1, _BLOCK_ENTRIES // r.size))  # memory O(steps + block·dim)
+    powers = (a - floor)[None, :] * r[None, :] ** np.arange(block)[:, None]  # (a−b) r^j
+    base = floor.sum()
+    for start in range(0, n + 1, block):
+        k = min(block, n + 1 - start)
+        out[start : start + k] = base + powers[:k] @ r**start  # Σ b + (a−b) r^(start+j)
+    return out
 
 
 def steady_state_loss(nqm: NoisyQuadratic, lr: float, batch_size: int) -> float:
@@ -195,7 +206,7 @@ def steady_state_loss(nqm: NoisyQuadratic, lr: float, batch_size: int) -> float:
     """
     q = _check_nqm(nqm)
     a_lr = _check_lr(q, lr)
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     return float(_terms(q, a_lr, b)[2].sum())
 
 
@@ -208,9 +219,9 @@ def _first_crossing(
 ) -> int | None:
     if a.sum() <= target:
         return 0
-    if b.sum() >= target:
-        return None  # the noise floor is at or above the target: never reached
     if (a >= b).all():
+        if b.sum() >= target:
+            return None  # the loss falls monotonically to a floor at or above the target
         # Every term decays monotonically, so E ℓ(t) is non-increasing: double, then bisect.
         hi = 1
         while _loss_at(r, a, b, hi) > target:
@@ -225,15 +236,70 @@ def _first_crossing(
             else:
                 hi = mid
         return hi if hi <= max_steps else None
-    # Some coordinate rises towards its floor: E ℓ(t) need not be monotone; scan in blocks.
+    # Some coordinate rises towards its floor: E ℓ(t) need not be monotone. It lies between
+    # two non-increasing bounds (rising terms replaced by their start a_i below and their
+    # floor b_i above), so the first crossing lies in [t_low, t_high]: scan only there.
+    rising = a < b
+    lower = _first_monotone_crossing(r, np.where(rising, b, a), np.where(rising, b, b), target,
+                                     max_steps, shift=float((a - b)[rising].sum()))
+    if lower is None:
+        return None
+    upper = _first_monotone_crossing(r, np.where(rising, b, a), b, target, max_steps)
+    stop = max_steps if upper is None else min(upper, max_steps)
+    # ... and before the loss with falling terms at their floors (non-decreasing) exceeds it
+    gap, rate = (a - b)[rising], r[rising]
+    floor = float(b.sum())
+
+    def rising_bound(t: int) -> float:
+        return floor + float((gap * rate**t).sum())
+
+    if floor > target:  # the bound rises above the target: after that, no crossing
+        hi = 1
+        while rising_bound(hi) <= target and hi <= stop:
+            hi *= 2
+        lo = hi // 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if rising_bound(mid) <= target:
+                lo = mid
+            else:
+                hi = mid
+        stop = min(stop, hi - 1)
     block = 2048
-    for start in range(1, max_steps + 1, block):
-        t = np.arange(start, min(max_steps, start + block - 1) + 1)
+    for start in range(max(1, lower), stop + 1, block):
+        t = np.arange(start, min(stop, start + block - 1) + 1)
         vals = (b + (a - b) * r[None, :] ** t[:, None]).sum(axis=1)
         hit = np.flatnonzero(vals <= target)
         if hit.size:
             return int(t[hit[0]])
     return None
+
+
+def _first_monotone_crossing(
+    r: np.ndarray, a: np.ndarray, b: np.ndarray, target: float, max_steps: int,
+    shift: float = 0.0,
+) -> int | None:
+    """First t with ``shift + Σ b + (a − b) r^t ≤ target`` for ``a ≥ b`` (doubling, bisection)."""
+    def value(t: int) -> float:
+        return shift + _loss_at(r, a, b, t)
+
+    if value(0) <= target:
+        return 0
+    if shift + b.sum() > target:
+        return None
+    hi = 1
+    while value(hi) > target:
+        hi *= 2
+        if hi > 2 * max_steps:
+            return None
+    lo = hi // 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if value(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return hi if hi <= max_steps else None
 
 
 def steps_to_target(
@@ -266,7 +332,7 @@ def steps_to_target(
     """
     q = _check_nqm(nqm)
     a_lr = _check_lr(q, lr)
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     tgt = check_real(target, "target", low=0.0, low_inclusive=False)
     cap = check_positive_int(max_steps, "max_steps")
     return _first_crossing(*_terms(q, a_lr, b), tgt, cap)
@@ -313,12 +379,13 @@ def tune_lr(
     (1.0, 1.0)
     """
     q = _check_nqm(nqm)
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     tgt = check_real(target, "target", low=0.0, low_inclusive=False)
     cap = check_positive_int(max_steps, "max_steps")
     quick = check_bool(quick, "quick")
     if lrs is not None:
-        cands = [_check_lr(q, v) for v in lrs]
+        cands = check_each(lrs, "lrs", lambda v, name: _check_lr(q, v, name),
+                           example="[0.1, 0.5]")
         if not cands:
             raise ValueError("lrs must hold at least one step size; got an empty sequence")
         steps = [_steps_or_inf(q, v, b, tgt, cap) for v in cands]
@@ -489,7 +556,7 @@ def simulate(
     """
     q = _check_nqm(nqm)
     a_lr = _check_lr(q, lr)
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     n = check_nonnegative_int(steps, "steps")
     r = check_positive_int(n_runs, "n_runs")
     rng = np.random.default_rng(check_seed(seed))

@@ -25,24 +25,23 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from companion.core._validation import check_bool, check_positive_int, check_real
-from companion.measure.noise import check_batch_sizes
+from companion.core._validation import (
+    check_batch_size,
+    check_batch_sizes,
+    check_bool,
+    check_positive_int,
+    check_real,
+)
+from companion.core.models import Model, check_model
 
 
-def _check_model(model: Any) -> None:
-    if not callable(getattr(model, "loss_and_grad", None)):
-        raise TypeError(
-            "model must have a loss_and_grad(X, y) method (a companion.core.models model); "
-            f"got {type(model).__name__}"
-        )
-
-
-def batch_rows(X: Any, y: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def batch_rows(X: ArrayLike, y: ArrayLike, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``batch_size`` rows of ``(X, y)``, repeating the data if it is shorter.
 
     Args:
@@ -57,7 +56,7 @@ def batch_rows(X: Any, y: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]
     >>> yb.tolist()
     [0, 1, 2, 0, 1]
     """
-    b = int(check_batch_sizes(batch_size, "batch_size")[0])
+    b = check_batch_size(batch_size, "batch_size")
     X_arr, y_arr = np.asarray(X), np.asarray(y)
     if len(X_arr) == 0 or len(X_arr) != len(y_arr):
         raise ValueError(
@@ -69,9 +68,9 @@ def batch_rows(X: Any, y: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def time_step(
-    model: Any,
-    X: Any,
-    y: Any,
+    model: Model,
+    X: ArrayLike,
+    y: ArrayLike,
     batch_size: int,
     *,
     repeats: int = 5,
@@ -94,13 +93,19 @@ def time_step(
     Returns:
         Seconds per call.
 
+    A pass that sleeps 1 ms takes at least 1 ms per call (``time.sleep`` never wakes early),
+    however many calls a repeat holds:
+
     >>> from companion.core.models import LinearRegression
-    >>> t = time_step(LinearRegression(3), np.ones((4, 3)), np.ones(4), 8, repeats=2,
-    ...               min_time=1e-4)
-    >>> t > 0
+    >>> class Slow(LinearRegression):
+    ...     def loss_and_grad(self, X, y):
+    ...         time.sleep(0.001)
+    ...         return super().loss_and_grad(X, y)
+    >>> t = time_step(Slow(3), np.ones((4, 3)), np.ones(4), 8, repeats=2, min_time=0.004)
+    >>> t >= 0.001
     True
     """
-    _check_model(model)
+    check_model(model)
     r = check_positive_int(repeats, "repeats")
     floor = check_real(min_time, "min_time", low=0.0)
     Xb, yb = batch_rows(X, y, batch_size)
@@ -123,7 +128,7 @@ def time_step(
     return best
 
 
-def peak_memory(model: Any, X: Any, y: Any, batch_size: int) -> int:
+def peak_memory(model: Model, X: ArrayLike, y: ArrayLike, batch_size: int) -> int:
     """Peak bytes allocated during one forward+backward pass (``tracemalloc``).
 
     The batch is built before tracing starts, so only what the step itself allocates
@@ -145,7 +150,7 @@ def peak_memory(model: Any, X: Any, y: Any, batch_size: int) -> int:
     ...                                                                 np.ones(4), 10)
     True
     """
-    _check_model(model)
+    check_model(model)
     Xb, yb = batch_rows(X, y, batch_size)
     model.loss_and_grad(Xb, yb)  # allocate lazily created state outside the measurement
     was_tracing = tracemalloc.is_tracing()
@@ -219,10 +224,10 @@ DEFAULT_BATCH_SIZES: dict[bool, tuple[int, ...]] = {
 
 
 def measure_speed(
-    model: Any,
-    X: Any,
-    y: Any,
-    batch_sizes: Any = None,
+    model: Model,
+    X: ArrayLike,
+    y: ArrayLike,
+    batch_sizes: Sequence[int] | None = None,
     *,
     repeats: int | None = None,
     min_time: float | None = None,
@@ -244,7 +249,7 @@ def measure_speed(
     Returns:
         A :class:`SpeedResult`.
     """
-    _check_model(model)
+    check_model(model)
     quick = check_bool(quick, "quick")
     memory = check_bool(memory, "memory")
     sizes = check_batch_sizes(
