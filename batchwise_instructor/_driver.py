@@ -56,9 +56,10 @@ def _code_cells(path: str) -> list[str]:
 class Kernel:
     """One IPython kernel, its stdout and stderr appended to ``log``.
 
-    Only the shell channel is used: nobody subscribes to the kernel's output (IOPub), so
-    ZeroMQ drops whatever a cell prints instead of queueing it, and the kernel writes its
-    file descriptors 1 and 2 straight to ``log``, where the file-size limit stops them.
+    Only the shell channel is used. ``sys.stdout`` and ``sys.stderr`` discard what a cell
+    prints (:class:`batchwise_instructor._kernel_side.Discard`), nobody subscribes to the
+    kernel's other output (IOPub), so ZeroMQ drops it, and the kernel's file descriptors 1
+    and 2 go straight to ``log``, where the file-size limit stops them.
     """
 
     def __init__(self, log: str) -> None:
@@ -67,7 +68,10 @@ class Kernel:
         self.log = open(log, "ab")
         self.km = KernelManager(kernel_name="python3")
         self.km.start_kernel(stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
-                             extra_arguments=["--IPKernelApp.capture_fd_output=False"])
+                             extra_arguments=[
+                                 "--IPKernelApp.capture_fd_output=False",
+                                 "--IPKernelApp.outstream_class="
+                                 "batchwise_instructor._kernel_side.Discard"])
         self.kc = self.km.client()
         self.kc.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
         self.kc.kernel_info()

@@ -35,6 +35,7 @@ import re
 import select
 import subprocess
 import sys
+import textwrap
 import time
 import zipfile
 from typing import IO, Any
@@ -164,13 +165,42 @@ class RemoteFunction:
         raise RemoteError(f"{self._name}: {str(reply.get('message', 'no answer'))[:300]}")
 
 
-def read_tests(zip_path: str) -> list[dict[str, Any]]:
-    """Each question's test cases from an autograder zip, points resolved the way otter does.
+def resolve_points(total: object, given: list[float | None]) -> list[float]:
+    """Each case's points from a question's ``points`` and the cases' own, as otter 7 does.
 
-    Read once by the grader (it imports otter); the runners get the plain result.
+    (``otter.test_files.abstract_test.TestFile.resolve_test_file_points``; written out here so
+    that grading never imports otter, which takes seconds; a test compares the two.)
+
+    >>> resolve_points(3, [None, None]), resolve_points(None, [None, None, None, None])
+    ([1.5, 1.5], [0.25, 0.25, 0.25, 0.25])
+    >>> resolve_points([1, 2], [None, None]), resolve_points(4, [1, None])
+    ([1.0, 2.0], [1.0, 3.0])
     """
-    from otter.test_files.ok_test import OKTestFile
+    if isinstance(total, list):
+        if len(total) != len(given):
+            raise ValueError("points has a different length than the number of test cases")
+        given, total = [float(p) for p in total], None
+    elif total is not None and not isinstance(total, (int, float)):
+        raise TypeError(f"points must be a number or a list; got {total!r}")
+    pre = sum(p for p in given if p is not None)
+    n_open = sum(p is None for p in given)
+    if total is not None:
+        if pre > total:  # type: ignore[operator]
+            raise ValueError("more points in the test cases than the question's points")
+        per = (total - pre) / n_open if n_open else 0.0  # type: ignore[operator]
+    elif pre == 0 and all(p in (0, None) for p in given):
+        per = 1 / n_open if n_open else 0.0
+    else:
+        per = 0.0
+    return [float(p) if p is not None else float(per) for p in given]
 
+
+def read_tests(zip_path: str) -> list[dict[str, Any]]:
+    """Each question's test cases from an autograder zip (OK format), read without running them.
+
+    Points are resolved the way otter does (:func:`resolve_points`); cases are hidden unless
+    they say otherwise, as in otter.
+    """
     questions = []
     with zipfile.ZipFile(zip_path) as zf:
         for info in zf.infolist():
@@ -181,13 +211,16 @@ def read_tests(zip_path: str) -> list[dict[str, Any]]:
                 if isinstance(node, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id == "test" for t in node.targets
                 ):
-                    test_file = OKTestFile.from_spec(ast.literal_eval(node.value),
-                                                     path=info.filename)
+                    spec = ast.literal_eval(node.value)
+                    (suite,) = spec["suites"]
+                    cases = suite["cases"]
+                    points = resolve_points(spec.get("points"), [c.get("points") for c in cases])
                     questions.append({
-                        "name": test_file.name,
-                        "all_or_nothing": bool(test_file.all_or_nothing),
-                        "cases": [{"body": c.body, "hidden": bool(c.hidden),
-                                   "points": float(c.points)} for c in test_file.test_cases],
+                        "name": str(spec["name"]),
+                        "all_or_nothing": bool(spec.get("all_or_nothing", False)),
+                        "cases": [{"body": textwrap.dedent(c["code"]),
+                                   "hidden": bool(c.get("hidden", True)), "points": p}
+                                  for c, p in zip(cases, points, strict=True)],
                     })
     return questions
 

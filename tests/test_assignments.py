@@ -610,3 +610,26 @@ def test_check_leaks_command_passes_on_the_real_release(
                  str(artifacts / "release"), "--html", str(artifacts / "no-html")])
     assert code == 0, capsys.readouterr().out
     assert "leak scan PASS: 0 marker problem(s), 0 leak(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_grading_reads_each_case_and_its_points_as_otter_does(artifacts: Path, name: str) -> None:
+    """Grading reads the tests without importing otter; otter itself must agree with it."""
+    import ast
+
+    from otter.test_files.ok_test import OKTestFile
+
+    from batchwise_instructor._runner import read_tests
+
+    zip_path = autograder_zip(artifacts / "release", name)
+    ours = {q["name"]: q for q in read_tests(str(zip_path))}
+    with zipfile.ZipFile(zip_path) as zf:
+        for member in (n for n in zf.namelist() if n.startswith("tests/")):
+            tree = ast.parse(zf.read(member).decode("utf-8"))
+            spec = next(ast.literal_eval(node.value) for node in tree.body
+                        if isinstance(node, ast.Assign) and node.targets[0].id == "test")
+            otters = OKTestFile.from_spec(spec, path=member)
+            mine = ours[otters.name]
+            assert mine["all_or_nothing"] == otters.all_or_nothing
+            assert [(c["body"], c["hidden"], c["points"]) for c in mine["cases"]] == [
+                (c.body, c.hidden, c.points) for c in otters.test_cases]

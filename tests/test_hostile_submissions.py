@@ -203,6 +203,12 @@ for fd in (1, 2):  # and straight into the kernel's log
             os.write(fd, chunk.encode())
     except OSError:
         pass
+try:  # and into the log of the sandbox itself, through the driver's stderr
+    with open(f"/proc/{os.getppid()}/fd/2", "wb") as f:
+        for _ in range(1024):
+            f.write(chunk.encode())
+except OSError:
+    pass
 """
 
 ALWAYS_EQUAL = """
@@ -266,7 +272,8 @@ ATTACKS: dict[str, tuple[str, str | None, str, float, str]] = {
     "fork_bomb.ipynb": ("solution", FORK_BOMB, "after-imports", 5,
                         "forks until the process limit, then holds every slot"),
     "memory_hog.ipynb": ("solution", MEMORY_HOG, "after-imports", 5, "touches 6 GiB"),
-    "huge_output.ipynb": ("solution", HUGE_OUTPUT, "after-imports", 5, "prints 1 GiB, twice"),
+    "huge_output.ipynb": ("solution", HUGE_OUTPUT, "after-imports", 5,
+                          "prints 1 GiB, and writes 1 GiB to three logs"),
     "always_equal.ipynb": ("blank", ALWAYS_EQUAL, "end", 0, "an int whose == is always true"),
     # steps = 0 is a plain int: the public type test's 1 point, as unpatched; nothing more.
     "patch_otter.ipynb": ("blank", PATCH_OTTER, "end", 1,
