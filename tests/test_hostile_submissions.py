@@ -362,6 +362,9 @@ def _produce(root: Path) -> dict[str, Any]:
                subs / name)
     for name, (base, _) in HONEST.items():
         _write(bases[base], subs / name)
+    other = copy.deepcopy(solution)
+    other["metadata"].setdefault("otter", {})["assignment_name"] = "counting"
+    _write(other, subs / "meant_for_counting.ipynb")
     for name, (data, _) in MALFORMED.items():
         (subs / name).write_bytes(data)
     (subs / "a_folder.ipynb").mkdir()
@@ -422,7 +425,8 @@ def _totals(root: Path) -> dict[str, float]:
 def test_every_entry_of_the_folder_has_a_row_per_question(hostile) -> None:
     root, _ = hostile
     rows = _read_csv(root / "grades" / "grades.csv")
-    expected = {*ATTACKS, *HONEST, *MALFORMED, "a_folder.ipynb", "link_to_the_master.ipynb"}
+    expected = {*ATTACKS, *HONEST, *MALFORMED, "a_folder.ipynb", "link_to_the_master.ipynb",
+                "meant_for_counting.ipynb"}
     assert set(rows) == expected
     assert all(sorted(qs) == ["q1", "q2"] for qs in rows.values())
     assert all({r["max_score"] for r in qs.values()} <= {"2", "3"} for qs in rows.values())
@@ -488,6 +492,13 @@ def test_folders_and_links_are_reported_not_followed(hostile) -> None:
         "skipped: a symbolic link, not a notebook file")
 
 
+def test_a_notebook_of_another_assignment_is_refused(hostile) -> None:
+    root, facts = hostile
+    status = facts["statuses"]["meant_for_counting.ipynb"]
+    assert status == "wrong-assignment: the notebook is for 'counting'"
+    assert _totals(root)["meant_for_counting.ipynb"] == 0
+
+
 def test_shell_metacharacters_in_names_are_only_names(hostile) -> None:
     _, facts = hostile
     assert facts["pwned_files"] == []
@@ -518,8 +529,10 @@ def test_grade_refuses_without_bubblewrap(monkeypatch, tmp_path: Path, capsys) -
 
 
 PROBE = r"""
-import json, os, socket
+import json, os, resource, socket
 out = {}
+out["limits"] = {name: resource.getrlimit(getattr(resource, name))[0]
+                 for name in ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC")}
 try:
     with open("/tmp/big", "wb") as f:
         f.write(b"x" * (65 * 2**20))
@@ -561,6 +574,8 @@ def test_the_sandbox_has_no_network_no_repository_and_limits(tmp_path: Path) -> 
         done = subprocess.run(command, capture_output=True, text=True, timeout=60,
                               preexec_fn=preexec(limits))
     facts = json.loads(done.stdout)
+    assert facts["limits"] == {"RLIMIT_AS": 4 * 2**30, "RLIMIT_CPU": limits.cpu_seconds,
+                               "RLIMIT_FSIZE": 64 * 2**20, "RLIMIT_NPROC": 128}
     assert facts["big_file"] == 27, "EFBIG: a file may not grow past Limits.file_size"
     assert facts["network"] == "none"
     assert facts["repo"] == [".venv", "batchwise_instructor", "companion"], "no masters"
