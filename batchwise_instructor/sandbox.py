@@ -79,7 +79,11 @@ class Limits:
 
 
 def find_bwrap() -> str:
-    """The path of a working ``bwrap``, or :class:`SandboxUnavailable` saying why not."""
+    """The path of ``bwrap``, or :class:`SandboxUnavailable` saying why grading needs it.
+
+    >>> find_bwrap().endswith("bwrap")  # .ci/run installs Debian's bubblewrap
+    True
+    """
     path = shutil.which("bwrap")
     if path is None:
         raise SandboxUnavailable(
@@ -169,6 +173,12 @@ def preexec(limits: Limits) -> Callable[[], None]:
 
     ``RLIMIT_NPROC`` counts the processes of the sandbox's user, so it holds once
     :data:`DROP_TO_UID` has switched to the slot user.
+
+    >>> import subprocess, sys
+    >>> code = "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE)[0])"
+    >>> subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    ...                preexec_fn=preexec(Limits(file_size=2**20))).stdout.strip()
+    '1048576'
     """
 
     def run() -> None:
@@ -184,7 +194,12 @@ def preexec(limits: Limits) -> Callable[[], None]:
 
 @contextmanager
 def claim_uid() -> Iterator[int | None]:
-    """A slot uid nobody else is using (``None`` unless running as root)."""
+    """A slot uid nobody else is using (``None`` unless running as root).
+
+    >>> with claim_uid() as uid:
+    ...     uid is None or UID_BASE <= uid < UID_BASE + UID_SLOTS
+    True
+    """
     if os.geteuid() != 0:
         yield None
         return
@@ -227,7 +242,11 @@ def _pids_of(uid: int) -> list[int]:
 
 
 def kill_uid(uid: int, timeout: float = 10.0) -> int:
-    """SIGKILL every process of ``uid`` until none is left; return how many were killed."""
+    """SIGKILL every process of ``uid`` until none is left; return how many were killed.
+
+    >>> kill_uid(UID_BASE + UID_SLOTS)  # a uid no sandbox uses
+    0
+    """
     killed = 0
     end = time.monotonic() + timeout
     while True:

@@ -204,7 +204,7 @@ for fd in (1, 2):  # and straight into the kernel's log
     except OSError:
         pass
 try:  # and into the log of the sandbox itself, through the driver's stderr
-    with open(f"/proc/{os.getppid()}/fd/2", "wb") as f:
+    with open(f"/proc/{{os.getppid()}}/fd/2", "wb") as f:
         for _ in range(1024):
             f.write(chunk.encode())
 except OSError:
