@@ -5,8 +5,9 @@ each also a sub-command of ``python -m batchwise_instructor``:
 
 * :func:`release_all` (``release``): ``otter assign`` every master into
   ``_build/assignments/<name>/{student,autograder}``;
-* :func:`grade` (``grade``): ``otter run`` every submitted notebook, several at a time, with a
-  timeout, into one CSV;
+* :func:`grade` (``grade``): run every submitted notebook in a bubblewrap sandbox of its own
+  (:mod:`batchwise_instructor.sandbox`) and its tests outside it, on plain values
+  (:mod:`batchwise_instructor.plain`), several at a time, with a timeout, into one CSV;
 * :func:`check_leaks` (``check-leaks``): fail if a solution line or hidden test reaches a
   student notebook or the HTML book, or if a master's markers would let otter leak one.
 
@@ -20,16 +21,21 @@ from __future__ import annotations
 from .grade import GradingRun, Row, SubmissionResult, grade, question_points
 from .leaks import LeakReport, check_leaks, extract_secrets, validate_markers
 from .masters import Master, Question, find_masters, points_table, read_master
+from .plain import Opaque
 from .release import Release, ReleaseError, autograder_zip, release_all, student_notebook
+from .sandbox import Limits, SandboxUnavailable
 
 __all__ = [
     "GradingRun",
     "LeakReport",
+    "Limits",
     "Master",
+    "Opaque",
     "Question",
     "Release",
     "ReleaseError",
     "Row",
+    "SandboxUnavailable",
     "SubmissionResult",
     "autograder_zip",
     "check_leaks",

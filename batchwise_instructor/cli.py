@@ -83,10 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     gra = sub.add_parser(
         "grade",
-        help="grade a folder of submitted notebooks with otter run",
-        description="Grade every .ipynb in SUBMISSIONS_DIR with 'otter run' and the released "
-        "autograder, several at a time, and write grades.csv (submission, question, score, "
-        "max_score, status) plus each submission's results.json and log into OUT.",
+        help="grade a folder of submitted notebooks, each in its own sandbox",
+        description="Grade every entry of SUBMISSIONS_DIR against the released autograder: "
+        "each notebook runs in its own bubblewrap sandbox (no network, no access to the tests "
+        "or other submissions, limits on memory, CPU, files and processes) and the tests run "
+        "outside it, on plain values taken from the student's kernel. Writes grades.csv "
+        "(submission, question, score, max_score, status) plus each submission's results.json "
+        "and log into OUT.",
     )
     gra.add_argument("submissions_dir", type=_folder, metavar="SUBMISSIONS_DIR",
                      help="folder of submitted notebooks (*.ipynb)")
@@ -101,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     gra.add_argument("--timeout", type=_positive_seconds, default=300.0,
                      help="seconds one submission may run before it is killed and scored 0 "
                      "(default: 300)")
+    gra.add_argument("--unsafe-no-sandbox", action="store_true",
+                     help="grade without bubblewrap (only resource limits): a submission can "
+                     "then read the hidden tests and rewrite grades. Only for notebooks you "
+                     "trust, on a machine without bwrap")
 
     leak = sub.add_parser(
         "check-leaks",
@@ -153,15 +160,22 @@ def _release(args: argparse.Namespace) -> int:
 
 def _grade(args: argparse.Namespace) -> int:
     from .grade import grade
+    from .sandbox import SandboxUnavailable
 
-    run = grade(
-        args.submissions_dir,
-        args.assignment,
-        release_dir=args.release,
-        out_dir=args.out,
-        jobs=args.jobs,
-        timeout=args.timeout,
-    )
+    try:
+        run = grade(
+            args.submissions_dir,
+            args.assignment,
+            release_dir=args.release,
+            out_dir=args.out,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            unsafe_no_sandbox=args.unsafe_no_sandbox,
+        )
+    except SandboxUnavailable as exc:
+        print(f"grade refused: {exc}\nInstall bubblewrap, or pass --unsafe-no-sandbox to grade "
+              "trusted notebooks without a sandbox.", file=sys.stderr)
+        return 3
     print(run.summary())
     return 0
 

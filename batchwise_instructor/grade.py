@@ -1,20 +1,31 @@
-"""Grade a folder of submitted notebooks with ``otter run``, in parallel, into one CSV.
+"""Grade a folder of submitted notebooks, each in a sandbox of its own, into one CSV.
 
-The grading itself is otter's: each submission goes through ``otter run`` (local, no Docker)
-with the released autograder zip, in its own subprocess, several at a time. This module only
-orchestrates and reports, so that one bad submission never stops the class:
+Every submission is hostile input. Each one runs in its own bubblewrap sandbox
+(:mod:`batchwise_instructor.sandbox`): a throwaway folder holding only a copy of the
+notebook, no network, its own PID namespace and, when grading as root, its own user; limits on
+memory, CPU time, file size and processes; everything killed when the submission ends. The
+tests never enter the sandbox: :mod:`batchwise_instructor._runner` runs them with otter's
+test runner outside it, on plain values copied out of the student's kernel and on calls into
+the student's functions whose results come back as plain values
+(:mod:`batchwise_instructor.plain`). So a cell cannot read the hidden tests or the solution,
+patch otter or the package the tests use, fake a result file, signal the grader, or touch
+another submission's results, and one bad submission never stops the class:
 
-* a notebook that raises is graded as far as it runs (otter ignores cell errors and runs every
-  remaining test at the end);
-* a notebook that loops forever is killed at ``timeout`` seconds, kernel included, and gets 0;
-* a notebook that deletes or overwrites names the tests use fails those tests, as otter says;
-* a file that is not a notebook is not run at all and gets 0.
+* a notebook that raises is graded as far as it runs;
+* a notebook that loops forever is killed at ``timeout`` seconds and gets 0;
+* a notebook whose kernel dies (``os._exit``, the memory limit) is graded on the cells before
+  the one that killed it, and its status says so;
+* every entry of the folder gets rows: dotfiles and ``.IPYNB`` in any case are graded; a
+  folder, a link, another kind of file, an unreadable file or one that is not a notebook gets
+  0 and a status that says why.
 
 The CSV has one row per submission and question: ``submission, question, score, max_score,
 status``. ``status`` is ``passed``, ``partial`` or ``failed`` for graded questions and explains
-why otherwise (``timeout: ...``, ``invalid-notebook: ...``, ``error: ...``). Each submission's
-``results.json`` from otter is kept as ``<submission>.results.json``, and its output as
-``<submission>.log``.
+why otherwise (``timeout: ...``, ``invalid-notebook: ...``, ``skipped: ...``,
+``unreadable: ...``, ``error: ...``). ``grades.csv`` is written atomically, once, after every
+submission's processes are gone, into ``out_dir``, which no sandbox can see. Each submission
+also gets ``<name>.results.json`` (per question score and failure messages) and
+``<name>.log`` (the last 8 KiB of its sandbox's output).
 
 >>> grade("no/such/folder", "counting")
 Traceback (most recent call last):
@@ -24,15 +35,12 @@ ValueError: submissions_dir must be an existing folder; got 'no/such/folder'
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
 import os
 import re
 import shutil
 import tempfile
-import warnings
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +48,8 @@ from typing import Any
 
 from companion.core._validation import check_positive_int, check_real
 
-from ._proc import otter_command, run_logged
+from ._proc import run_logged
+from ._runner import read_tests
 from .release import autograder_zip
 
 __all__ = [
@@ -156,50 +165,38 @@ def question_points(zip_path: str | Path) -> dict[str, float]:
     ...     question_points(z)
     {'q1': 3.0}
     """
-    from otter.test_files.ok_test import OKTestFile
-
-    points: dict[str, float] = {}
-    with zipfile.ZipFile(zip_path) as zf:
-        for info in zf.infolist():
-            if not re.fullmatch(r"tests/[^/]+\.py", info.filename):
-                continue
-            module = ast.parse(zf.read(info).decode("utf-8"))
-            spec = None
-            for node in module.body:
-                if isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id == "test" for t in node.targets
-                ):
-                    spec = ast.literal_eval(node.value)
-            if spec is None:
-                continue
-            test_file = OKTestFile.from_spec(spec, path=info.filename)
-            points[test_file.name] = float(test_file.possible)
+    points = {q["name"]: float(sum(c["points"] for c in q["cases"]))
+              for q in read_tests(str(zip_path))}
     return dict(sorted(points.items(), key=lambda kv: _natural_key(kv[0])))
 
 
-def _notebook_problem(path: Path) -> str | None:
-    """Why ``path`` is not a gradable notebook, or ``None`` if it is one."""
+#: A submission file larger than this is not graded (a notebook without outputs is kilobytes).
+MAX_SUBMISSION_BYTES = 32 * 2**20
+#: How much of a sandbox's output is kept in ``<name>.log``.
+LOG_TAIL_BYTES = 8192
+#: Seconds the grader waits for a runner beyond the submission's timeout before killing it.
+RUNNER_GRACE = 120.0
+
+
+def _notebook_problem(data: bytes) -> tuple[str | None, dict[str, Any] | None]:
+    """Why ``data`` is not a gradable notebook (or ``None``), and the notebook."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return "not UTF-8 text"
+        return "not UTF-8 text", None
     try:
         nb = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return f"not valid JSON ({exc})"
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return f"not valid JSON ({str(exc)[:150]})", None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        return "JSON without a list of cells"
+        return "JSON without a list of cells", None
     if nb.get("nbformat") != 4:
-        return f"nbformat must be 4; got {nb.get('nbformat')!r}"
-    import nbformat
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. MissingIDFieldWarning: otter copes
-            nbformat.reads(text, as_version=4)
-    except Exception as exc:  # nbformat raises several kinds
-        return f"nbformat cannot read it ({type(exc).__name__}: {exc})"
-    return None
+        return f"nbformat must be 4; got {str(nb.get('nbformat'))[:30]!r}", None
+    bad = [i for i, c in enumerate(nb["cells"], start=1) if not isinstance(c, dict)
+           or not isinstance(c.get("source", ""), (str, list))]
+    if bad:
+        return f"cell {bad[0]} is not a cell with a source", None
+    return None, nb
 
 
 def _short_reason(line: str) -> str:
@@ -212,75 +209,156 @@ def _short_reason(line: str) -> str:
     return qualified.sub("", line.strip())[:200]
 
 
-def _rows_from_results(
-    name: str, results: dict[str, Any], points: dict[str, float]
-) -> tuple[str, list[Row]]:
-    tests = {t.get("name"): t for t in results.get("tests", []) if "max_score" in t}
-    if not tests:
-        message = next(
-            (t.get("output", "") for t in results.get("tests", []) if t.get("output")),
-            "otter produced no question results",
-        )
-        last = message.strip().splitlines()[-1] if message.strip() else "no results"
-        status = f"error: {_short_reason(last)}"
-        return status, [Row(name, q, 0.0, p, status) for q, p in points.items()]
+def _safe_name(name: str, taken: set[str]) -> str:
+    """A file-name stem for a submission's outputs: plain characters, unique in ``taken``.
+
+    >>> taken = set()
+    >>> _safe_name("../a b.IPYNB", taken), _safe_name("..:a b.ipynb", taken)
+    ('a_b', 'a_b-2')
+    """
+    stem = re.sub(r"\.ipynb$", "", name, flags=re.IGNORECASE)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "submission"
+    stem = stem[:80]
+    candidate, n = stem, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{stem}-{n}"
+    taken.add(candidate)
+    return candidate
+
+
+def _tail(path: Path, limit: int = LOG_TAIL_BYTES) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            return f.read(limit)
+    except OSError:
+        return b""
+
+
+def _zero_rows(name: str, points: dict[str, float], status: str) -> list[Row]:
+    return [Row(name, q, 0.0, p, status) for q, p in points.items()]
+
+
+def _rows_from_result(name: str, result: dict[str, Any], points: dict[str, float],
+                      timeout: float) -> tuple[str, list[Row]]:
+    status = result.get("status")
+    if status == "timeout":
+        message = f"timeout: killed after {timeout:g} s"
+        return message, _zero_rows(name, points, message)
+    if status != "graded":
+        message = f"error: {str(result.get('reason', 'the sandbox failed'))[:200]}"
+        return message, _zero_rows(name, points, message)
+    found = {str(q.get("name")): q for q in result.get("questions", [])}
     rows = []
     for question, possible in points.items():
-        test = tests.get(question)
-        if test is None:
-            rows.append(Row(name, question, 0.0, possible, "not graded: no result from otter"))
+        q = found.get(question)
+        if q is None:
+            rows.append(Row(name, question, 0.0, possible, "not graded: no test file"))
             continue
-        score, max_score = float(test.get("score", 0.0)), float(test["max_score"])
-        status = "passed" if score >= max_score else "failed" if score == 0 else "partial"
-        rows.append(Row(name, question, score, max_score, status))
-    return "graded", rows
+        score = min(max(float(q.get("score", 0.0)), 0.0), possible)
+        state = "passed" if score >= possible else "failed" if score == 0 else "partial"
+        rows.append(Row(name, question, score, possible, state))
+    overall = "graded"
+    if result.get("died_in"):
+        overall = (f"graded: the kernel died in code cell {result['died_in']}; graded on the "
+                   f"cells before it")
+    if result.get("stopped"):
+        overall += f"; the sandbox stopped answering during the tests ({result['stopped']})"
+    return overall, rows
 
 
-def _grade_one(
-    submission: Path, zip_path: Path, points: dict[str, float], out_dir: Path, timeout: float
-) -> SubmissionResult:
-    name = submission.name
-    problem = _notebook_problem(submission)
-    if problem is not None:
-        status = f"invalid-notebook: {problem}"
-        rows = [Row(name, q, 0.0, p, status) for q, p in points.items()]
-        (out_dir / f"{submission.stem}.log").write_text(status + "\n", encoding="utf-8")
-        return SubmissionResult(name, status, rows)
+def _grade_one(entry: Path, index: int, stem: str, tests: list[dict[str, Any]],
+               assignment: str, points: dict[str, float], out_dir: Path, private: Path,
+               timeout: float, unsafe: bool) -> SubmissionResult:
+    from .sandbox import claim_uid
 
-    work = Path(tempfile.mkdtemp(prefix=f"grade-{submission.stem}-", dir=out_dir))
+    name = entry.name
+    log_path = out_dir / f"{stem}.log"
+
+    def give_up(status: str) -> SubmissionResult:
+        log_path.write_text(status + "\n", encoding="utf-8")
+        return SubmissionResult(name, status, _zero_rows(name, points, status))
+
+    if entry.is_symlink():
+        return give_up("skipped: a symbolic link, not a notebook file")
+    if entry.is_dir():
+        return give_up("skipped: a folder, not a notebook file")
+    if not entry.name.lower().endswith(".ipynb"):
+        return give_up("skipped: not an .ipynb file")
+    if not entry.is_file():
+        return give_up("skipped: not a regular file")
     try:
-        results_dir = work / "results"
-        results_dir.mkdir()
-        env = {**os.environ, "TMPDIR": str(work)}  # whatever otter leaves is removed with work
-        finished = run_logged(
-            otter_command(
-                "run", "--no-logo", "-a", str(zip_path.resolve()), "-o", str(results_dir),
-                str(submission.resolve()),
-            ),
-            timeout=timeout,
-            cwd=work,
-            log=out_dir / f"{submission.stem}.log",
-            env=env,
-        )
-        results_file = results_dir / "results.json"
-        kept: Path | None = None
-        if finished.timed_out:
-            status = f"timeout: killed after {timeout:g} s"
-            rows = [Row(name, q, 0.0, p, status) for q, p in points.items()]
-        elif results_file.is_file():
-            kept = out_dir / f"{submission.stem}.results.json"
-            shutil.copyfile(results_file, kept)
-            status, rows = _rows_from_results(
-                name, json.loads(results_file.read_text(encoding="utf-8")), points
-            )
-        else:
-            lines = [ln for ln in finished.output.strip().splitlines() if ln.strip()]
-            reason = _short_reason(lines[-1]) if lines else f"exit code {finished.returncode}"
-            status = f"error: {reason}"
-            rows = [Row(name, q, 0.0, p, status) for q, p in points.items()]
-        return SubmissionResult(name, status, rows, kept, finished.seconds)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with open(entry, "rb") as f:
+            data = f.read(MAX_SUBMISSION_BYTES + 1)
+    except OSError as exc:
+        return give_up(f"unreadable: {type(exc).__name__}: {exc.strerror or exc}")
+    if len(data) > MAX_SUBMISSION_BYTES:
+        return give_up(f"invalid-notebook: larger than {MAX_SUBMISSION_BYTES} bytes")
+    problem, nb = _notebook_problem(data)
+    if problem is not None:
+        return give_up(f"invalid-notebook: {problem}")
+    meta = nb.get("metadata") if nb else None
+    otter_meta = meta.get("otter") if isinstance(meta, dict) else None
+    meant = otter_meta.get("assignment_name") if isinstance(otter_meta, dict) else None
+    if isinstance(meant, str) and meant != assignment:
+        return give_up(f"wrong-assignment: the notebook is for {meant[:60]!r}")
+
+    with claim_uid() as uid:
+        job_dir = Path(tempfile.mkdtemp(prefix=f"{index:04d}-", dir=private))
+        work = job_dir / "work"  # the only folder the sandbox can write
+        work.mkdir()
+        (work / "submission.ipynb").write_bytes(data)
+        if uid is not None:
+            for p in (work, work / "submission.ipynb"):
+                os.chown(p, uid, uid)
+        sandbox_log = job_dir / "sandbox.log"
+        job = {"work": str(work), "notebook": "submission.ipynb", "tests": tests,
+               "timeout": timeout, "uid": uid, "log": str(sandbox_log), "unsafe": unsafe}
+        (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
+        import sys
+
+        finished = run_logged([sys.executable, "-m", "batchwise_instructor._runner",
+                               str(job_dir / "job.json")], timeout=timeout + RUNNER_GRACE,
+                              cwd=job_dir, log=job_dir / "runner.out")
+    # claim_uid has now killed every process of the sandbox's user: nothing of this
+    # submission runs any more, so what follows reads files no submission can change.
+    log_path.write_bytes(_tail(sandbox_log))
+    lines = [ln for ln in _tail(job_dir / "runner.out", 4 * 2**20).decode(
+        "utf-8", "replace").splitlines() if ln.startswith("{")]
+    shutil.rmtree(job_dir, ignore_errors=True)
+    if finished.timed_out:
+        result: dict[str, Any] = {"status": "timeout"}
+    elif not lines:
+        reason = finished.output.strip().splitlines()[-1:] or [f"exit {finished.returncode}"]
+        result = {"status": "error", "reason": f"the runner failed: {_short_reason(reason[0])}"}
+    else:
+        try:
+            result = json.loads(lines[-1])
+        except json.JSONDecodeError:
+            result = {"status": "error", "reason": "the runner wrote no result"}
+    status, rows = _rows_from_result(name, result, points, timeout)
+    kept = out_dir / f"{stem}.results.json"
+    kept.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return SubmissionResult(name, status, rows, kept, finished.seconds)
+
+
+def _write_csv(path: Path, results: list[SubmissionResult]) -> None:
+    """Write the CSV next to ``path`` and move it into place in one step."""
+    fd, tmp = tempfile.mkstemp(prefix=".grades-", suffix=".csv", dir=path.parent)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for result in results:
+            for row in result.rows:
+                writer.writerow([row.submission, row.question, f"{row.score:g}",
+                                 f"{row.max_score:g}", row.status])
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
 
 
 def grade(
@@ -291,8 +369,9 @@ def grade(
     out_dir: str | Path | None = None,
     jobs: int | None = None,
     timeout: float = 300.0,
+    unsafe_no_sandbox: bool = False,
 ) -> GradingRun:
-    """Grade every ``*.ipynb`` in ``submissions_dir`` against a released assignment.
+    """Grade every entry of ``submissions_dir`` against a released assignment, each sandboxed.
 
     Args:
         submissions_dir: folder of submitted notebooks, one per student.
@@ -301,10 +380,19 @@ def grade(
         out_dir: where the CSV, results and logs go (default ``_build/grades/<assignment>``).
         jobs: submissions graded at once; ``None`` uses every core.
         timeout: seconds one submission may take before it is killed and scored 0.
+        unsafe_no_sandbox: grade without bubblewrap (limits only). Only for trusted notebooks:
+            a submission could then read the tests and rewrite grades.
 
     Returns:
         A :class:`GradingRun`; its CSV is at ``run.csv_path`` (``grades.csv``).
+
+    Raises:
+        SandboxUnavailable: bubblewrap is missing and ``unsafe_no_sandbox`` is false.
     """
+    from companion.core._validation import check_bool
+
+    from .sandbox import find_bwrap
+
     submissions_dir = Path(submissions_dir)
     if not submissions_dir.is_dir():
         raise ValueError(
@@ -320,29 +408,39 @@ def grade(
         raise ValueError(f"assignment must be a released assignment ({shown}); got {assignment!r}")
     jobs = check_positive_int(jobs, "jobs", allow_none=True) or (os.cpu_count() or 1)
     timeout = check_real(timeout, "timeout", low=0.0, low_inclusive=False)
-    submissions = sorted(p for p in submissions_dir.glob("*.ipynb") if p.is_file())
-    if not submissions:
-        raise ValueError(
-            f"submissions_dir must contain .ipynb files; found none in {str(submissions_dir)!r}"
-        )
+    unsafe = check_bool(unsafe_no_sandbox, "unsafe_no_sandbox")
+    entries = sorted(submissions_dir.iterdir(), key=lambda p: _natural_key(p.name))
+    if not entries:
+        raise ValueError(f"submissions_dir must contain submissions; it is empty: "
+                         f"{str(submissions_dir)!r}")
+    if not unsafe:
+        find_bwrap()
 
     out = Path(out_dir) if out_dir is not None else Path("_build") / "grades" / assignment
     out.mkdir(parents=True, exist_ok=True)
-    zip_path = autograder_zip(release_dir, assignment)
+    zip_path = autograder_zip(release_dir, assignment).resolve()
     points = question_points(zip_path)
-
-    with ThreadPoolExecutor(max_workers=min(jobs, len(submissions))) as pool:
-        futures = [pool.submit(_grade_one, s, zip_path, points, out, timeout) for s in submissions]
-        results = [f.result() for f in futures]
-
+    tests = read_tests(str(zip_path))
+    taken: set[str] = {"grades"}
+    stems = [_safe_name(e.name, taken) for e in entries]
+    private = Path(tempfile.mkdtemp(prefix="batchwise-grading-"))  # mode 0700, grader only
+    try:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(entries))) as pool:
+            futures = [
+                pool.submit(_grade_one, entry, i, stem, tests, assignment, points, out,
+                            private, timeout, unsafe)
+                for i, (entry, stem) in enumerate(zip(entries, stems, strict=True))
+            ]
+            results = []
+            for entry, future in zip(entries, futures, strict=True):
+                try:
+                    results.append(future.result())
+                except Exception as exc:  # noqa: BLE001 - a crash is a row, never a lost run
+                    status = f"error: grading crashed ({type(exc).__name__}: {str(exc)[:150]})"
+                    results.append(SubmissionResult(entry.name, status,
+                                                    _zero_rows(entry.name, points, status)))
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     csv_path = out / "grades.csv"
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(CSV_COLUMNS)
-        for result in results:
-            for row in result.rows:
-                writer.writerow(
-                    [row.submission, row.question, f"{row.score:g}", f"{row.max_score:g}",
-                     row.status]
-                )
+    _write_csv(csv_path, results)
     return GradingRun(assignment, results, csv_path)

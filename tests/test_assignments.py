@@ -1,12 +1,12 @@
 """The graded assignments: masters, otter release, grading at class scale, and the leak scan.
 
-The expensive part (``otter assign`` of every master, then ``otter run`` of a dozen
+The expensive part (``otter assign`` of every master, then sandboxed grading of a dozen
 submissions) happens once per test session in :func:`artifacts`, in parallel, and every test
-reads its results from disk. Under pytest-xdist the first worker to get there does the work
+reads its results from disk. The attacks on the grader are in test_hostile_submissions.py. Under pytest-xdist the first worker to get there does the work
 while the other waits on a file lock and reuses it.
 
 Executing the masters top to bottom is nbval's job (``make test`` runs it on
-``notebooks/``); here ``otter run`` executes the solution notebooks again as part of grading.
+``notebooks/``); here grading executes the solution notebooks again, each in its sandbox.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ NAMES = ("counting", "critical_batch", "iterator", "variance")
 BROKEN = json.loads((FIXTURES / "submissions.json").read_text(encoding="utf-8"))
 BROKEN.pop("_about")
 
-# A normal submission takes about 7 s here (3 s to import otter, 1 s for the kernel, 2 s for
-# the kernel to import otter, then the notebook) and several times that on a loaded machine.
+# A normal submission takes about 10 s here (the sandbox's kernel, the notebook, then the
+# tests outside it) and several times that on a loaded machine.
 # So the endless loop is graded in a run of its own with a short timeout, and every other run
 # gets a timeout so long that hitting it would be a false failure, not a finding.
 LOOP_TIMEOUT = 20.0
@@ -83,6 +83,33 @@ def build_submission(base: dict[str, Any], spec: dict[str, Any]) -> dict[str, An
     for anchor, code in spec["insert_after"]:
         index = next(i for i, c in enumerate(nb["cells"]) if anchor in cell_source(c))
         nb["cells"].insert(index + 1, _new_code_cell(code))
+    return nb
+
+
+#: Appended to a solution: every answer becomes an int whose == is always true, and every
+#: function returns one. The tests must give it 0 on every question (types before values).
+ALWAYS_EQUAL = """
+import types as _types
+
+class _Eq(int):
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = int.__hash__
+
+for _name, _value in list(globals().items()):
+    if _name.startswith("_") or isinstance(_value, (_types.ModuleType, type)):
+        continue
+    if _name in ("In", "Out", "get_ipython", "exit", "quit", "grader"):
+        continue
+    globals()[_name] = (lambda *a, **k: _Eq(1)) if callable(_value) else _Eq(1)
+"""
+
+
+def _always_equal(solution: dict[str, Any]) -> dict[str, Any]:
+    nb = copy.deepcopy(solution)
+    nb["cells"].append(_new_code_cell(ALWAYS_EQUAL))
     return nb
 
 
@@ -137,6 +164,7 @@ def _produce(root: Path) -> dict[str, float]:
         solution = load_notebook(release_dir / name / "autograder" / f"{name}.ipynb")
         _write(solution, subs / "solution.ipynb")
         shutil.copyfile(student_notebook(release_dir, name), subs / "blank.ipynb")
+        _write(_always_equal(solution), subs / "always_equal.ipynb")
         if name == "counting":
             for file_name, spec in BROKEN.items():
                 target = loop_dir if spec["status"] == "timeout" else subs
@@ -331,7 +359,18 @@ def test_solution_gets_full_marks(artifacts: Path, name: str) -> None:
     results = json.loads(
         (artifacts / "grades" / name / "solution.results.json").read_text(encoding="utf-8")
     )
-    assert sum(t["score"] for t in results["tests"] if "score" in t) == master.total_points
+    assert results["status"] == "graded" and results["died_in"] is None
+    assert sum(q["score"] for q in results["questions"]) == master.total_points
+    assert all(q["failures"] == [] for q in results["questions"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_always_equal_answers_score_zero_on_every_question(artifacts: Path, name: str) -> None:
+    rows = _grades(artifacts, name)["always_equal.ipynb"]
+    master = read_master(MASTERS / f"{name}.ipynb")
+    assert sorted(rows) == sorted(q.name for q in master.questions)
+    assert {q: float(r["score"]) for q, r in rows.items()} == {q.name: 0.0
+                                                              for q in master.questions}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -353,7 +392,8 @@ def test_broken_submission_is_graded_or_reported(artifacts: Path, file_name: str
         expected_status = f"timeout: killed after {LOOP_TIMEOUT:g} s"
         assert all(r["status"] == expected_status for r in rows.values())
         stem = Path(file_name).stem
-        assert not (artifacts / "grades" / "counting-loop" / f"{stem}.results.json").exists()
+        kept = artifacts / "grades" / "counting-loop" / f"{stem}.results.json"
+        assert json.loads(kept.read_text(encoding="utf-8")) == {"status": "timeout"}
     else:
         for q, r in rows.items():
             assert r["status"] == ("passed" if spec["expected"][q] > 0 else "failed"), r
@@ -367,9 +407,12 @@ def test_a_file_that_is_not_a_notebook_is_reported(artifacts: Path) -> None:
         assert r["status"].startswith("invalid-notebook: not valid JSON"), r
 
 
-def test_grading_left_no_work_folders_behind(artifacts: Path) -> None:
-    leftovers = [p for p in (artifacts / "grades").rglob("grade-*") if p.is_dir()]
-    assert leftovers == []
+def test_grading_writes_only_the_csv_logs_and_results(artifacts: Path) -> None:
+    for folder in (artifacts / "grades").iterdir():
+        names = sorted(p.name for p in folder.iterdir())
+        assert "grades.csv" in names
+        others = [n for n in names if n != "grades.csv"]
+        assert others and all(n.endswith((".log", ".results.json")) for n in others), names
 
 
 def test_timeout_kills_the_whole_process_tree(tmp_path: Path) -> None:
@@ -403,7 +446,7 @@ def test_grade_validates_its_arguments(artifacts: Path, tmp_path: Path) -> None:
     release = artifacts / "release"
     with pytest.raises(ValueError, match="submissions_dir must be an existing folder"):
         grade(tmp_path / "missing", "counting", release_dir=release)
-    with pytest.raises(ValueError, match="must contain .ipynb files; found none"):
+    with pytest.raises(ValueError, match="must contain submissions; it is empty"):
         grade(tmp_path, "counting", release_dir=release)
     with pytest.raises(ValueError, match=r"assignment must be a released assignment \('counting'"):
         grade(tmp_path, "countin", release_dir=release)
@@ -567,3 +610,26 @@ def test_check_leaks_command_passes_on_the_real_release(
                  str(artifacts / "release"), "--html", str(artifacts / "no-html")])
     assert code == 0, capsys.readouterr().out
     assert "leak scan PASS: 0 marker problem(s), 0 leak(s)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_grading_reads_each_case_and_its_points_as_otter_does(artifacts: Path, name: str) -> None:
+    """Grading reads the tests without importing otter; otter itself must agree with it."""
+    import ast
+
+    from otter.test_files.ok_test import OKTestFile
+
+    from batchwise_instructor._runner import read_tests
+
+    zip_path = autograder_zip(artifacts / "release", name)
+    ours = {q["name"]: q for q in read_tests(str(zip_path))}
+    with zipfile.ZipFile(zip_path) as zf:
+        for member in (n for n in zf.namelist() if n.startswith("tests/")):
+            tree = ast.parse(zf.read(member).decode("utf-8"))
+            spec = next(ast.literal_eval(node.value) for node in tree.body
+                        if isinstance(node, ast.Assign) and node.targets[0].id == "test")
+            otters = OKTestFile.from_spec(spec, path=member)
+            mine = ours[otters.name]
+            assert mine["all_or_nothing"] == otters.all_or_nothing
+            assert [(c["body"], c["hidden"], c["points"]) for c in mine["cases"]] == [
+                (c.body, c.hidden, c.points) for c in otters.test_cases]
