@@ -194,17 +194,17 @@ def plot_epoch_partition(plan: Any, epochs: int = 1, *, ax: Axes | None = None) 
             if k in parts and policy == "carry":
                 text = f"+{int(round(x1 - x0))}"
             if x1 - x0 >= min_width:
-                ax.text((x0 + x1) / 2, row, text, ha="center", va="center", fontsize=7.5)
+                ax.text((x0 + x1) / 2, row, text, ha="center", va="center", fontsize=8)
         for x0, x1, row, _ in pieces["carried_piece"]:
             if x1 - x0 >= min_width:
                 ax.text((x0 + x1) / 2, row, f"{int(round(x1 - x0))}→", ha="center",
-                        va="center", fontsize=7.5)
+                        va="center", fontsize=8)
         notes = (("left_out", "left out", "dimgray"), ("repeated", "repeated",
                  ROLES["repeated"]), ("pending", "wait for the next epoch", ROLES["carried"]))
         for kind, words, colour in notes:
             for x0, x1, row in boxes(kind):
                 ax.text((x0 + x1) / 2, row - 0.38, f"{int(round(x1 - x0))} {words}",
-                        ha="center", va="bottom", fontsize=7.5, color=colour)
+                        ha="center", va="bottom", fontsize=8, color=colour)
         ax.set_xlim(0, right * 1.01)
         ax.set_ylim(n_epochs - 0.45, -0.85)
         ax.set_yticks(range(n_epochs), [f"epoch {e}" for e in range(n_epochs)])
@@ -487,7 +487,7 @@ def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
         ax.plot(s[ok], e[ok], "o", color=color(0), label="measured (best learning rate)")
         for bi, si, ei in zip(b[ok], s[ok], e[ok], strict=True):
             ax.annotate(f"{int(bi)}", (si, ei), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7.5, color=color(0))
+                        fontsize=8, color=color(0))
         ax.axvline(fit.s_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
         ax.axhline(fit.e_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
         ax.plot([2 * fit.s_min], [2 * fit.e_min], marker="*", markersize=14,
@@ -610,7 +610,7 @@ def plot_lr_sweep(
         ax_l.set_xlabel("learning rate η")
         ax_l.set_ylabel(f"training loss, epoch {sweep.epochs}")
         ax_l.set_title("Loss after the same number of epochs", loc="left")
-        ax_l.legend(fontsize=7.5)
+        ax_l.legend(fontsize=8)
         ok = np.isfinite(best)
         bb = np.geomspace(b.min(), b.max(), 100)
         if np.isfinite(best[reference]):
@@ -640,7 +640,7 @@ def plot_lr_sweep(
         ax_r.set_xlabel("batch size B")
         ax_r.set_ylabel("tuned learning rate")
         ax_r.set_title("Tuned learning rate vs batch size", loc="left")
-        ax_r.legend(fontsize=7.5, loc="lower right")
+        ax_r.legend(fontsize=8, loc="lower right")
     return fig
 
 
@@ -834,7 +834,7 @@ def plot_paths(
                     markersize=6, zorder=4)
         ax.plot(*paths[0].points[0], "o", color=PALETTE["black"], markersize=7,
                 markerfacecolor="white", label="start")
-        ax.legend(loc="upper left", fontsize=7.5)
+        ax.legend(loc="upper left", fontsize=8)
         if loss_panel:
             ax2 = fig.axes[1]
             floor = float(grid.min_loss)
@@ -851,5 +851,5 @@ def plot_paths(
             ax2.set_xlabel("epochs (passes over the data)")
             ax2.set_ylabel("L(w) − L(w*)")
             ax2.set_title("Loss above the minimum", loc="left")
-            ax2.legend(fontsize=7.5)
+            ax2.legend(fontsize=8)
     return fig
