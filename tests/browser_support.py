@@ -552,7 +552,8 @@ def page_problems(report: PageReport, base: str, html_dir: Path = HTML_DIR) -> l
         >>> page_problems(report, base)
         ['console error: boom (at x.js)']
     """
-    problems = [f"request to another host (blocked): {u}" for u in report.blocked]
+    # Each blocked URL once: Chromium may ask again for an image (eager loading, screenshot).
+    problems = [f"request to another host (blocked): {u}" for u in dict.fromkeys(report.blocked)]
     raw = sorted(set(RAW_TEX.findall(report.prose)))
     if raw:
         problems.append(f"raw TeX in the rendered text: {raw}")
@@ -597,4 +598,5 @@ def page_problems(report: PageReport, base: str, html_dir: Path = HTML_DIR) -> l
             problem = _link_problem(href, report, html_dir)
             if problem:
                 problems.append(problem)
-    return problems
+    # Each problem once: Chromium may fetch an image twice (eager loading, the screenshot).
+    return list(dict.fromkeys(problems))
