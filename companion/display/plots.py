@@ -433,11 +433,12 @@ def plot_variance_vs_batch(
     if show_cosine and ax is not None:
         raise ValueError("ax must be None when show_cosine=True (two panels are drawn)")
     with style():
+        # Tall enough for the legends below the axes.
         if show_cosine:
-            fig = figure(1, 2, width=9.0)
+            fig = figure(1, 2, width=7.0, height=5.0)
             ax, ax_cos = fig.axes
         else:
-            fig, ax = _axes(ax)
+            fig, ax = _axes(ax, width=5.6, height=5.0)
             ax_cos = None
         positive = np.concatenate([r.mse[r.mse > 0] for r in results] + [r.theory[r.theory > 0]
                                                                          for r in results])

@@ -160,21 +160,30 @@ def power_label(value: float, _pos: int | None = None) -> str:
     return power if abs(mantissa - 1) < 1e-6 else f"{mantissa:g}×{power}"
 
 
+def _one_piece_log_formatter(minor: bool) -> Any:
+    """Matplotlib's log formatter (it decides which ticks get a label) writing :func:`power_label`."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class OnePiece(LogFormatterSciNotation):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return power_label(x) if super().__call__(x, pos) else ""
+
+    return OnePiece(labelOnlyBase=not minor)
+
+
 def _plain_log_labels(fig: Figure) -> None:
     """Give log axes that still use matplotlib's mathtext labels the one-piece :func:`power_label`."""
-    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation
+    from matplotlib.ticker import LogFormatterSciNotation
 
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() != "log":
                 continue
-            if isinstance(axis.get_major_formatter(), LogFormatterSciNotation):
-                axis.set_major_formatter(FuncFormatter(power_label))
-            minor = axis.get_minor_formatter()
-            if isinstance(minor, LogFormatterSciNotation):
-                # Label the minor ticks only as matplotlib would (few decades), in one piece.
-                axis.set_minor_formatter(FuncFormatter(
-                    lambda v, pos, f=minor: power_label(v) if f(v, pos) else ""))
+            for minor in (False, True):
+                current = axis.get_minor_formatter() if minor else axis.get_major_formatter()
+                if type(current) is LogFormatterSciNotation:
+                    setter = axis.set_minor_formatter if minor else axis.set_major_formatter
+                    setter(_one_piece_log_formatter(minor))
 
 
 class CourseFigure(Figure):
