@@ -28,7 +28,6 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
 
 from companion.core._validation import check_bool, check_choice, check_positive_int, check_real
 from companion.display.style import PALETTE, ROLES, color, figure, style
@@ -385,10 +384,9 @@ def plot_loss_curves(
         ax.set_xlabel(labels[x])
         ax.set_ylabel(metric if x == "epoch" else "batch loss")
         if logy:
+            # Labelled in one piece when drawn (style.power_label); a plain "{v:g}" on the minor
+            # ticks labelled every one of them (0.9 0.8 0.7 ... on top of each other).
             ax.set_yscale("log")
-            plain = FuncFormatter(lambda v, _: f"{v:g}")
-            ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_formatter(plain)
         ax.legend()
     return fig
 
@@ -546,14 +544,16 @@ def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
         ax.plot(cs, ce, color=ROLES["theory"], linewidth=1.3,
                 label="fit: (S/S_min − 1)(E/E_min − 1) = 1")
         ax.plot(s[ok], e[ok], "o", color=color(0), label="measured (best learning rate)")
-        # A label whose point is close to the previous one goes on the other side (1024, 1347).
-        previous, below = None, False
+        # Labels sit above-right of their point; a point close below the previous one (1347
+        # under 1024) gets its label below-right, so the two do not overlap.
+        previous = None
         for bi, si, ei in zip(b[ok], s[ok], e[ok], strict=True):
             here = np.log10([si, ei])
-            close = previous is not None and np.abs(here - previous).max() < 0.12
-            below = (not below) if close else False
+            below = (previous is not None and np.abs(here - previous).max() < 0.2
+                     and here[1] < previous[1])
             ax.annotate(f"{int(bi)}", (si, ei), textcoords="offset points",
-                        xytext=(4, -10) if below else (4, 3), fontsize=8, color=color(0))
+                        xytext=(4, -4) if below else (4, 3), va="top" if below else "bottom",
+                        fontsize=8, color=color(0))
             previous = here
         ax.axvline(fit.s_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
         ax.axhline(fit.e_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
