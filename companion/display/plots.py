@@ -257,8 +257,11 @@ def plot_epoch_partition(
         if pieces["pending"]:
             handles.append(Patch(facecolor="none", edgecolor=ROLES["carried"], hatch="..",
                                  label="carried into the next epoch"))
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.28 - 0.05 /
-                  n_epochs), ncol=min(len(handles), 3), frameon=False)
+        # Below the x label whatever the axes' height: anchored at the axes' bottom edge and
+        # pushed down by a pad in font sizes (an axes-fraction offset overlapped the label of
+        # a one-epoch diagram).
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  borderaxespad=3.3, ncol=min(len(handles), 3), frameon=False)
     return fig
 
 
