@@ -18,7 +18,7 @@ BOOK_FLAGS := -W -n --keep-going
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help venv book test lint unit assignments lab bench clean
+.PHONY: help venv book test lint unit assignments lab bench vendor clean
 
 help:
 	@echo "make book         build the HTML book into _build/html"
@@ -26,6 +26,7 @@ help:
 	@echo "make lab          open JupyterLab on the repository"
 	@echo "make assignments  release every assignment into _build/assignments"
 	@echo "make bench        run the benchmarks and print their table"
+	@echo "make vendor       refresh the vendored MathJax in book/_vendor from the npm registry"
 	@echo "make clean        remove build outputs (keeps .venv)"
 
 $(STAMP):
@@ -61,6 +62,11 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# The only step that downloads: MathJax from the npm registry (`npm pack`, integrity-checked),
+# into book/_vendor/mathjax with its licence and a manifest that tests/test_vendor.py checks.
+vendor:
+	$(PYTHON) book/_ext/vendor_mathjax.py
 
 clean:
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis

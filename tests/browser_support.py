@@ -307,6 +307,12 @@ async () => {
   images.forEach((img) => { img.loading = "eager"; });
   await Promise.race([Promise.all(images.map(settle)),
                       new Promise((done) => setTimeout(done, 10000))]);
+  // MathJax typesets after the "load" event; its startup promise settles when the first pass ends.
+  const mathjax = window.MathJax && window.MathJax.startup && window.MathJax.startup.promise;
+  if (mathjax) {
+    await Promise.race([mathjax.catch(() => null),
+                        new Promise((done) => setTimeout(done, 10000))]);
+  }
   const text = (el) => {
     if (!el) return null;
     const copy = el.cloneNode(true);
@@ -314,7 +320,31 @@ async () => {
     return copy.textContent.replace(/\\s+/g, " ").trim();
   };
   const main = document.querySelector("main#main-content") || document.body;
+  const article = main.querySelector("article") || main;
+  // The prose a reader sees: the article's text without code blocks and without what MathJax
+  // rendered (its assistive MathML repeats the formula).
+  const prose = article.cloneNode(true);
+  prose.querySelectorAll("pre, code, mjx-container, script, style, .headerlink")
+    .forEach((el) => el.remove());
+  const visible = (el) => {
+    const box = el.getBoundingClientRect();
+    return box.width > 0 && box.height > 0;
+  };
   return {
+    prose: prose.textContent,
+    math: Array.from(article.querySelectorAll(".math")).map((el) => ({
+      typeset: el.querySelector("mjx-container") !== null,
+      text: el.textContent.slice(0, 80),
+    })),
+    mathjaxScripts: Array.from(document.querySelectorAll("script[src]"))
+      .map((el) => el.src).filter((src) => /mathjax/i.test(src)),
+    outputs: Array.from(article.querySelectorAll(".cell_output")).map((el) => ({
+      text: el.innerText.trim().length,
+      media: el.querySelectorAll("img, svg, table, canvas, iframe, video").length,
+      widgetViews: el.querySelectorAll(
+        'script[type="application/vnd.jupyter.widget-view+json"], .jupyter-widgets').length,
+      height: el.getBoundingClientRect().height,
+    })),
     h1: text(main.querySelector("article h1") || main.querySelector("h1")),
     title: document.title,
     nav: Array.from(document.querySelectorAll("nav.bd-docs-nav a[href]"))
@@ -322,6 +352,8 @@ async () => {
     images: images.map((img) => ({
       src: img.currentSrc || img.src,
       width: img.naturalWidth,
+      shownWidth: img.getBoundingClientRect().width,
+      shown: visible(img),
       complete: img.complete,
       inArticle: img.closest("article") !== null,
     })),
@@ -350,6 +382,10 @@ class PageReport:
     failed_requests: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    prose: str = ""
+    math: list[dict[str, Any]] = field(default_factory=list)
+    mathjax_scripts: list[str] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
 
 
 def inspect_page(context: Any, url: str, base: str, screenshot: Path | None = None) -> PageReport:
@@ -411,6 +447,10 @@ def inspect_page(context: Any, url: str, base: str, screenshot: Path | None = No
         report.images = seen["images"]
         report.links = seen["links"]
         report.ids = set(seen["ids"])
+        report.prose = seen["prose"]
+        report.math = seen["math"]
+        report.mathjax_scripts = seen["mathjaxScripts"]
+        report.outputs = seen["outputs"]
         if screenshot is not None:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(screenshot), full_page=True)
@@ -439,10 +479,60 @@ def _link_problem(href: str, report: PageReport, html_dir: Path) -> str | None:
     return None
 
 
+#: Text a reader would see only if MathJax did not run: TeX delimiters and commands.
+RAW_TEX = re.compile(r"\\[()\[\]]|\$\$|\\(?:begin|end)\{|\\[A-Za-z]{2,}")
+#: Smallest text, in points, a figure may show at the size the page displays it.
+MIN_SHOWN_FONT_PT = 8.0
+_SVG_FONT = re.compile(r"font-size:\s*([0-9.]+)px")
+_SVG_VIEWBOX = re.compile(r'<svg[^>]*\sviewBox="[-0-9.]+ [-0-9.]+ ([0-9.]+) [0-9.]+"')
+
+
+def svg_smallest_shown_font(svg: str, shown_width_px: float) -> float | None:
+    """Smallest font size, in points, of an SVG's text when the page shows it ``shown_width_px`` wide.
+
+    Matplotlib's SVGs measure in points (viewBox units; 1 pt = 4/3 CSS px at natural size).
+
+    Example:
+        >>> svg = '<svg width="360pt" viewBox="0 0 360 200"><text style="font-size: 9px">a</text>'
+        >>> svg_smallest_shown_font(svg, 480.0), svg_smallest_shown_font(svg, 240.0)
+        (9.0, 4.5)
+    """
+    sizes = [float(v) for v in _SVG_FONT.findall(svg)]
+    box = _SVG_VIEWBOX.search(svg)
+    if not sizes or box is None:
+        return None
+    return min(sizes) * shown_width_px / (float(box.group(1)) * 4 / 3)
+
+
+def _image_problem(image: dict[str, Any], base: str, html_dir: Path) -> str | None:
+    """A content image that is neither an SVG nor at least twice its shown width in pixels."""
+    if not (image["inArticle"] and image.get("shown") and image["complete"] and image["width"]):
+        return None
+    shown = float(image["shownWidth"])
+    path = unquote(urlsplit(image["src"]).path)
+    if path.endswith(".svg"):
+        file = html_dir / path.lstrip("/")
+        if not file.is_file():
+            return None  # a load failure is reported on its own
+        smallest = svg_smallest_shown_font(file.read_text(encoding="utf-8"), shown)
+        if smallest is not None and smallest < MIN_SHOWN_FONT_PT - 0.05:
+            return (f"figure text {smallest:.1f} pt at the size shown (< {MIN_SHOWN_FONT_PT} pt): "
+                    f"{image['src']}")
+        return None
+    if image["width"] < 2 * shown - 1:
+        return (f"image not crisp: {image['width']} px wide, shown {shown:.0f} px "
+                f"(needs SVG or >= {2 * shown:.0f} px): {image['src']}")
+    return None
+
+
 def page_problems(report: PageReport, base: str, html_dir: Path = HTML_DIR) -> list[str]:
     """Everything wrong on a page that any page of the book must get right.
 
-    Checks: no console or page errors from our own host, no failed request to our own host,
+    Checks: no request attempted to another host (each one is blocked and counted), no raw TeX
+    in the prose and every math element typeset by MathJax (loaded once, from the book), no
+    empty output area and no widget output (it needs a kernel), every content image an SVG
+    whose text is at least 8 pt at the size shown or a bitmap at least twice its shown width,
+    no console or page errors from our own host, no failed request to our own host,
     an ``<h1>`` equal to the page's entry in the navigation sidebar (and starting the document
     title), every image served by the book and loaded with a non-zero natural width, and every
     same-site link resolving to a built file and, for ``#fragment`` links, to an element id there.
@@ -462,7 +552,23 @@ def page_problems(report: PageReport, base: str, html_dir: Path = HTML_DIR) -> l
         >>> page_problems(report, base)
         ['console error: boom (at x.js)']
     """
-    problems = [f"console error: {e}" for e in report.console_errors]
+    # Each blocked URL once: Chromium may ask again for an image (eager loading, screenshot).
+    problems = [f"request to another host (blocked): {u}" for u in dict.fromkeys(report.blocked)]
+    raw = sorted(set(RAW_TEX.findall(report.prose)))
+    if raw:
+        problems.append(f"raw TeX in the rendered text: {raw}")
+    untypeset = [m["text"] for m in report.math if not m["typeset"]]
+    if untypeset:
+        problems.append(f"{len(untypeset)} of {len(report.math)} math elements not typeset, "
+                        f"e.g. {untypeset[0]!r}")
+    if report.math and len(report.mathjax_scripts) != 1:
+        problems.append(f"MathJax should be loaded once; script tags: {report.mathjax_scripts}")
+    for i, out in enumerate(report.outputs):
+        if out["widgetViews"]:
+            problems.append(f"output area {i} holds a widget (a static page has no kernel)")
+        elif out["height"] < 2 or (out["text"] == 0 and out["media"] == 0):
+            problems.append(f"output area {i} is empty")
+    problems += [f"console error: {e}" for e in report.console_errors]
     problems += [f"uncaught page error: {e}" for e in report.page_errors]
     problems += [f"failed request: {e}" for e in report.failed_requests]
 
@@ -482,10 +588,15 @@ def page_problems(report: PageReport, base: str, html_dir: Path = HTML_DIR) -> l
             problems.append(f"image from another host (blank offline): {image['src']}")
         elif not image["complete"] or image["width"] == 0:
             problems.append(f"image did not load (naturalWidth 0): {image['src']}")
+        else:
+            problem = _image_problem(image, base, html_dir)
+            if problem:
+                problems.append(problem)
 
     for href in report.links:
         if href.startswith(base):
             problem = _link_problem(href, report, html_dir)
             if problem:
                 problems.append(problem)
-    return problems
+    # Each problem once: Chromium may fetch an image twice (eager loading, the screenshot).
+    return list(dict.fromkeys(problems))

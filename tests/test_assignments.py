@@ -284,7 +284,7 @@ def test_book_links_every_student_notebook_on_binder() -> None:
 
 
 def test_postbuild_releases_student_versions_only() -> None:
-    script = ROOT / "postBuild"
+    script = ROOT / "binder" / "postBuild"
     assert os.access(script, os.X_OK)
     subprocess.run(["bash", "-n", str(script)], check=True)
     text = script.read_text(encoding="utf-8")

@@ -3,6 +3,14 @@
 Debian's Chromium (driven by Playwright, never Playwright's own download) opens every page of
 ``_toc.yml`` from ``_build/html`` served over HTTP on 127.0.0.1, and checks that each page
 
+- requests nothing from another host: every such request is blocked (route abort) and counted
+  as a problem, so the page is what a reader without a network sees;
+- typesets every formula (MathJax from the book's own ``_static/mathjax``, loaded once): no raw
+  TeX delimiters or commands in the rendered prose, a MathJax container in every math element;
+- has no empty output area and no widget output (a static page has no kernel: the live
+  explorers' outputs are removed and their static twins shown);
+- shows every content image crisply: an SVG whose text is at least 8 pt at the size shown, or
+  a bitmap at least twice as many pixels wide as it is shown;
 - raises no console or page error from our own files,
 - has an ``<h1>`` equal to its title in the navigation sidebar,
 - shows every image (loaded, non-zero natural width, served by the book itself),
@@ -14,16 +22,13 @@ Debian's Chromium (driven by Playwright, never Playwright's own download) opens 
 and saves a full-page screenshot to ``_build/screenshots/<name>.png``. The search page must
 find a word the book uses. A synthetic broken page proves the checks can fail.
 
-Offline by design: requests to any other host are aborted by a route handler, so the test is fast
-and the same with or without a network. Those aborted requests are the only console errors we
-ignore: they come from MathJax (cdn.jsdelivr.net, pages with math then show the TeX source),
-the widget renderer (require.js from cdnjs.cloudflare.com and @jupyter-widgets/html-manager from
-cdn.jsdelivr.net, on pages with widget output, which is why those pages need a static figure)
-and anything else hosted elsewhere (fonts, thebe from unpkg.com, which loads only when a reader
-clicks "Live code"). Chromium reports each as "Failed to load resource: net::ERR_FAILED" with
-the external URL as its source, and that source is how we tell them apart. The one page error
-ignored is a duplicated inline script written by Sphinx 7.4 itself (see
-``browser_support.KNOWN_TOOLCHAIN_PAGE_ERRORS``).
+Offline by design: requests to any other host are aborted by a route handler, so the test is the
+same with or without a network, and each aborted request is a failure of the page. Chromium also
+logs each as a console error "Failed to load resource: net::ERR_FAILED" with the external URL as
+its source; those lines are kept apart (``report.ignored``) because the blocked request itself
+is already counted. The one page error ignored is a duplicated inline script written by Sphinx
+7.4 itself (see ``browser_support.KNOWN_TOOLCHAIN_PAGE_ERRORS``). Links to other sites are not
+requests and are fine; thebe (unpkg.com) loads only when a reader clicks "Live code".
 """
 
 from __future__ import annotations
@@ -177,6 +182,10 @@ BROKEN_PAGE = """<!DOCTYPE html>
 <h1>Broken page<a class="headerlink" href="#top">#</a></h1>
 <img src="_images/no-such-figure.png" alt="missing">
 <img src="https://fonts.example.org/figure.png" alt="external">
+<p>A raw formula \\(\\operatorname{{tr}}\\Sigma/B\\) and <span class="math">\\(B\\)</span></p>
+<div class="cell_output"></div>
+<div class="cell_output"><script type="application/vnd.jupyter.widget-view+json">{{}}</script>x</div>
+<img src="{blurry}" alt="blurry" style="width: 40px">
 <a href="{root}">fine</a>
 <a href="no/such/page.html">dead</a>
 <a href="{root}#no-such-anchor">dead anchor</a>
@@ -191,7 +200,9 @@ def test_the_checks_catch_a_broken_page(
 ) -> None:
     """Every kind of problem on one synthetic page is reported, and nothing the page gets right."""
     url = base_url + "__broken__.html"
-    body = BROKEN_PAGE.format(root=PAGES[0].html_path)
+    blurry = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+              "YPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")  # 1 x 1 pixel, shown 40 px wide
+    body = BROKEN_PAGE.format(root=PAGES[0].html_path, blurry=blurry)
 
     def fulfil(route: Any) -> None:
         route.fulfill(status=200, content_type="text/html", body=body)
@@ -209,14 +220,24 @@ def test_the_checks_catch_a_broken_page(
         "document title 'Not the heading — Book' does not start with <h1> 'Broken page'",
         "image did not load (naturalWidth 0): " + base_url + "_images/no-such-figure.png",
         "image from another host (blank offline): https://fonts.example.org/figure.png",
+        "request to another host (blocked): https://fonts.example.org/figure.png",
+        "raw TeX in the rendered text: ['\\\\(', '\\\\)', '\\\\Sigma', '\\\\operatorname']",
+        "1 of 1 math elements not typeset, e.g. '\\\\(B\\\\)'",
+        "MathJax should be loaded once; script tags: []",
+        "output area 0 is empty",
+        "output area 1 holds a widget (a static page has no kernel)",
+        "image not crisp: 1 px wide, shown 40 px (needs SVG or >= 80 px): " + blurry,
         "link to " + base_url + "__broken__.html : no file __broken__.html in the built book",
         "link to " + base_url + "__broken__.html#top : no file __broken__.html in the built book",
         "link to " + base_url + "no/such/page.html : no file no/such/page.html in the built book",
         f"link to {base_url}{PAGES[0].html_path}#no-such-anchor : no element with id "
         f"'no-such-anchor' on {PAGES[0].html_path}",
     ]
-    assert sorted(p.split(" (at ")[0] for p in problems) == sorted(expected)
-    assert report.blocked == ["https://fonts.example.org/figure.png"]
+    found = [p.split(" (at ")[0] for p in problems]
+    assert sorted(found) == sorted(expected), (
+        f"unexpected: {sorted(set(found) - set(expected))}; "
+        f"missing: {sorted(set(expected) - set(found))}")
+    assert set(report.blocked) == {"https://fonts.example.org/figure.png"}
     assert (tmp_path / "shot.png").stat().st_size > 0
 
 

@@ -263,5 +263,6 @@ def test_gradient_directions_and_paths() -> None:
 
 def test_figures_render_to_png_for_notebooks() -> None:
     fig = plot_epoch_partition(BatchPlan(10, 3))
-    png = fig._repr_png_()
+    png, meta = fig._repr_png_()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(png[16:20], "big") // 2 == meta["width"]

@@ -28,7 +28,6 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter
 
 from companion.core._validation import check_bool, check_choice, check_positive_int, check_real
 from companion.display.style import PALETTE, ROLES, color, figure, style
@@ -128,7 +127,17 @@ def _partition_pieces(plan: Any, epochs: int) -> dict[str, list[tuple[float, flo
     return pieces
 
 
-def plot_epoch_partition(plan: Any, epochs: int = 1, *, ax: Axes | None = None) -> Figure:
+def _partition_right(plan: Any, pieces: dict[str, list[tuple[float, float, float, int]]]) -> float:
+    """Right edge of the partition diagram: the last box, plus room for the notes beside ``N``."""
+    n = float(plan.n_samples)
+    right = max([n] + [x1 for _, x1, _, _ in pieces["repeated"]])
+    # "61 repeated" is written to the right of the dashed line at N: keep room for it.
+    return max(right * 1.01, n * 1.16) if pieces["repeated"] else right * 1.01
+
+
+def plot_epoch_partition(
+    plan: Any, epochs: int = 1, *, ax: Axes | None = None, xmax: float | None = None
+) -> Figure:
     """Draw how the batches of ``plan`` partition each epoch: one rectangle per batch.
 
     One row per epoch; the horizontal axis is the position in the epoch's (shuffled) order of
@@ -143,6 +152,9 @@ def plot_epoch_partition(plan: Any, epochs: int = 1, *, ax: Axes | None = None) 
         plan: A :class:`companion.core.batching.BatchPlan`.
         epochs: Number of epochs (rows) to draw.
         ax: Draw into this axes instead of a new figure.
+        xmax: Right end of the horizontal axis (default: the last box, with room for the
+            notes), so that diagrams drawn one above the other line up (see
+            :func:`plot_remainder_policies`).
 
     Returns:
         The figure.
@@ -184,7 +196,8 @@ def plot_epoch_partition(plan: Any, epochs: int = 1, *, ax: Axes | None = None) 
         _rect_collection(ax, boxes("pending"), "carried", facecolors="none",
                          edgecolors=ROLES["carried"], hatch="..", linewidths=1.0)
         ax.axvline(n, color=PALETTE["black"], linestyle="--", linewidth=1.0)
-        right = max([float(n)] + [x1 for _, x1, _ in boxes("repeated")])
+        right = _partition_right(plan, pieces) if xmax is None else check_real(
+            xmax, "xmax", low=float(n))
         min_width = 0.035 * right
         # Batch sizes inside the boxes wide enough to hold them; a carried batch shows its
         # two parts, e.g. "50 + 50".
@@ -193,19 +206,27 @@ def plot_epoch_partition(plan: Any, epochs: int = 1, *, ax: Axes | None = None) 
             text = f"{int(round(x1 - x0))}"
             if k in parts and policy == "carry":
                 text = f"+{int(round(x1 - x0))}"
+            # White on the dark blue, black on the light blue and the orange.
+            ink = "white" if k % 2 and (x0, x1, row, k) in pieces["full"] else "black"
             if x1 - x0 >= min_width:
-                ax.text((x0 + x1) / 2, row, text, ha="center", va="center", fontsize=7.5)
-        for x0, x1, row, _ in pieces["carried_piece"]:
+                ax.text((x0 + x1) / 2, row, text, ha="center", va="center", fontsize=8,
+                        color=ink)
+        for x0, x1, row, k in pieces["carried_piece"]:
             if x1 - x0 >= min_width:
                 ax.text((x0 + x1) / 2, row, f"{int(round(x1 - x0))}→", ha="center",
-                        va="center", fontsize=7.5)
+                        va="center", fontsize=8, color="white" if k % 2 else "black")
+        # Notes above their boxes, on their own side of the dashed line at N: what is left out
+        # or waits ends at N (text to the left), what is repeated starts at N (to the right).
+        pad = 0.006 * right
         notes = (("left_out", "left out", "dimgray"), ("repeated", "repeated",
                  ROLES["repeated"]), ("pending", "wait for the next epoch", ROLES["carried"]))
         for kind, words, colour in notes:
             for x0, x1, row in boxes(kind):
-                ax.text((x0 + x1) / 2, row - 0.38, f"{int(round(x1 - x0))} {words}",
-                        ha="center", va="bottom", fontsize=7.5, color=colour)
-        ax.set_xlim(0, right * 1.01)
+                beyond = kind == "repeated"
+                ax.text(x0 + pad if beyond else x1 - pad, row - 0.38,
+                        f"{int(round(x1 - x0))} {words}", ha="left" if beyond else "right",
+                        va="bottom", fontsize=8, color=colour)
+        ax.set_xlim(0, right)
         ax.set_ylim(n_epochs - 0.45, -0.85)
         ax.set_yticks(range(n_epochs), [f"epoch {e}" for e in range(n_epochs)])
         ax.set_xlabel("position in the epoch's order of the samples")
@@ -236,8 +257,40 @@ def plot_epoch_partition(plan: Any, epochs: int = 1, *, ax: Axes | None = None) 
         if pieces["pending"]:
             handles.append(Patch(facecolor="none", edgecolor=ROLES["carried"], hatch="..",
                                  label="carried into the next epoch"))
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.28 - 0.05 /
-                  n_epochs), ncol=min(len(handles), 3), frameon=False)
+        # Below the x label whatever the axes' height: anchored at the axes' bottom edge and
+        # pushed down by a pad in font sizes (an axes-fraction offset overlapped the label of
+        # a one-epoch diagram).
+        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  borderaxespad=3.3, ncol=min(len(handles), 3), frameon=False)
+    return fig
+
+
+def plot_remainder_policies(n_samples: int, batch_size: int, epochs: int = 2) -> Figure:
+    """The partition diagram of every remainder policy, one above the other, on one x scale.
+
+    Args:
+        n_samples: ``N``.
+        batch_size: ``B``.
+        epochs: Epochs (rows) per policy.
+
+    Returns:
+        The figure, one axes per policy of :data:`companion.core.batching.REMAINDERS`, all with
+        the same horizontal axis (``"fill"`` runs past ``N``; the others line up with it).
+
+    >>> fig = plot_remainder_policies(1050, 100)
+    >>> len({ax.get_xlim() for ax in fig.axes}), len(fig.axes)
+    (1, 5)
+    """
+    from companion.core.batching import REMAINDERS, BatchPlan
+
+    n = check_positive_int(n_samples, "n_samples")
+    b = check_positive_int(batch_size, "batch_size")
+    e = check_positive_int(epochs, "epochs")
+    plans = [BatchPlan(n, b, remainder=policy, shuffle=False) for policy in REMAINDERS]
+    right = max(_partition_right(p, _partition_pieces(p, e)) for p in plans)
+    fig = figure(len(plans), 1, width=7.0, height=len(plans) * (1.45 + 0.4 * e))
+    for ax, plan in zip(fig.axes, plans, strict=True):
+        plot_epoch_partition(plan, epochs=e, ax=ax, xmax=right)
     return fig
 
 
@@ -256,8 +309,15 @@ def _history_xy(history: Any, x: str, metric: str) -> tuple[np.ndarray, np.ndarr
 
 
 def _smooth(values: np.ndarray, window: int) -> np.ndarray:
-    if window <= 1 or len(values) < window:
+    """Running mean over the last ``window`` values (fewer at the start, and for a short run).
+
+    >>> _smooth(np.array([1.0, 3.0, 5.0]), 10).tolist()  # shorter than the window: still smoothed
+    [1.0, 2.0, 3.0]
+    """
+    if window <= 1 or len(values) == 0:
         return values
+    if len(values) < window:
+        return np.cumsum(values, dtype=float) / np.arange(1, len(values) + 1)
     c = np.cumsum(np.insert(values, 0, 0.0))
     out = np.empty_like(values, dtype=float)
     out[window - 1 :] = (c[window:] - c[:-window]) / window
@@ -327,10 +387,9 @@ def plot_loss_curves(
         ax.set_xlabel(labels[x])
         ax.set_ylabel(metric if x == "epoch" else "batch loss")
         if logy:
+            # Labelled in one piece when drawn (style.power_label); a plain "{v:g}" on the minor
+            # ticks labelled every one of them (0.9 0.8 0.7 ... on top of each other).
             ax.set_yscale("log")
-            plain = FuncFormatter(lambda v, _: f"{v:g}")
-            ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_formatter(plain)
         ax.legend()
     return fig
 
@@ -387,11 +446,12 @@ def plot_variance_vs_batch(
     if show_cosine and ax is not None:
         raise ValueError("ax must be None when show_cosine=True (two panels are drawn)")
     with style():
+        # Tall enough for the legends below the axes.
         if show_cosine:
-            fig = figure(1, 2, width=9.0)
+            fig = figure(1, 2, width=7.0, height=5.0)
             ax, ax_cos = fig.axes
         else:
-            fig, ax = _axes(ax)
+            fig, ax = _axes(ax, width=5.6, height=5.0)
             ax_cos = None
         positive = np.concatenate([r.mse[r.mse > 0] for r in results] + [r.theory[r.theory > 0]
                                                                          for r in results])
@@ -418,7 +478,7 @@ def plot_variance_vs_batch(
                         linestyle="none", color=c, label="exactly 0 (B = N)")
             if ax_cos is not None:
                 ax_cos.plot(r.batch_sizes, r.cosine, "o", color=c, markerfacecolor="white",
-                            label=f"mean cos(ĝ_B, G), {how}")
+                            label=f"mean cos(ĝ, G), {how}")
                 ax_cos.plot(r.batch_sizes, r.cosine_approx, color=c, linewidth=1.0,
                             label="‖G‖/√(‖G‖² + tr Cov)")
         ref = results[0]
@@ -432,15 +492,17 @@ def plot_variance_vs_batch(
         ax.set_yscale("log")
         ax.set_ylim(bottom=floor * 0.8)
         ax.set_xlabel("batch size B")
-        ax.set_ylabel("tr Cov(ĝ_B) = E‖ĝ_B − G‖²")
+        # Mathtext for the subscript; at 11.5 pt the subscript B is still 8 pt.
+        ax.set_ylabel(r"tr Cov($\hat{g}_B$) = E‖$\hat{g}_B$ − G‖²", fontsize=11.5)
         ax.set_title(f"Gradient noise vs batch size (N = {ref.n_samples})", loc="left")
-        ax.legend()
+        # Below the axes: inside, the legend covered the theory curve and the largest B's point.
+        ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=1)
         if ax_cos is not None:
             ax_cos.set_xscale("log")
             ax_cos.set_ylim(0, 1.02)
             ax_cos.set_xlabel("batch size B")
             ax_cos.set_ylabel("cosine to the full gradient")
-            ax_cos.legend(loc="lower right")
+            ax_cos.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=1)
     return fig
 
 
@@ -497,9 +559,17 @@ def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
         ax.plot(cs, ce, color=ROLES["theory"], linewidth=1.3,
                 label="fit: (S/S_min − 1)(E/E_min − 1) = 1")
         ax.plot(s[ok], e[ok], "o", color=color(0), label="measured (best learning rate)")
+        # Labels sit above-right of their point; a point close below the previous one (1347
+        # under 1024) gets its label below-right, so the two do not overlap.
+        previous = None
         for bi, si, ei in zip(b[ok], s[ok], e[ok], strict=True):
-            ax.annotate(f"{int(bi)}", (si, ei), textcoords="offset points", xytext=(4, 3),
-                        fontsize=7.5, color=color(0))
+            here = np.log10([si, ei])
+            below = (previous is not None and np.abs(here - previous).max() < 0.2
+                     and here[1] < previous[1])
+            ax.annotate(f"{int(bi)}", (si, ei), textcoords="offset points",
+                        xytext=(4, -4) if below else (4, 3), va="top" if below else "bottom",
+                        fontsize=8, color=color(0))
+            previous = here
         ax.axvline(fit.s_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
         ax.axhline(fit.e_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
         ax.plot([2 * fit.s_min], [2 * fit.e_min], marker="*", markersize=14,
@@ -567,6 +637,7 @@ def plot_lr_sweep(
     *,
     reference: int = 0,
     fit_up_to: int | None = None,
+    fit_from: int | None = None,
     limits: Mapping[str, float] | None = None,
 ) -> Figure:
     """Left: loss against learning rate, one curve per ``B``. Right: tuned rate against ``B``.
@@ -581,6 +652,7 @@ def plot_lr_sweep(
         sweep: A :class:`companion.measure.lr_scaling.LRSweep`.
         reference: Index of the batch size the rules start from.
         fit_up_to: Largest batch size included in the fitted line (None: no line).
+        fit_from: Smallest batch size included in the fitted line (None: from the smallest).
         limits: ``{label: learning rate}`` drawn as horizontal lines on the right panel.
 
     Returns:
@@ -622,7 +694,7 @@ def plot_lr_sweep(
         ax_l.set_xlabel("learning rate η")
         ax_l.set_ylabel(f"training loss, epoch {sweep.epochs}")
         ax_l.set_title("Loss after the same number of epochs", loc="left")
-        ax_l.legend(fontsize=7.5)
+        ax_l.legend(fontsize=8)
         ok = np.isfinite(best)
         bb = np.geomspace(b.min(), b.max(), 100)
         if np.isfinite(best[reference]):
@@ -632,13 +704,15 @@ def plot_lr_sweep(
             ax_r.plot(bb, lr0 * np.sqrt(bb / b0), color=PALETTE["black"], linestyle=":",
                       linewidth=1.2, label="square-root rule η ∝ √B")
         if fit_up_to is not None:
-            sel = ok & (b <= fit_up_to)
+            low = b.min() if fit_from is None else fit_from
+            sel = ok & (b <= fit_up_to) & (b >= low)
             if sel.sum() >= 2:
                 slope = loglog_slope(b[sel], best[sel])
                 coef = np.polyfit(np.log(b[sel]), np.log(best[sel]), 1)
                 xs = np.geomspace(b[sel].min(), b[sel].max(), 50)
                 ax_r.plot(xs, np.exp(np.polyval(coef, np.log(xs))), color=ROLES["highlight"],
-                          linewidth=1.2, label=f"fit up to B = {fit_up_to}: slope {slope:.2f}")
+                          linewidth=1.2,
+                          label=f"fit B = {int(low)} to {fit_up_to}: slope {slope:.2f}")
         lines = dict(limits or {})
         for j, (label, value) in enumerate(lines.items()):
             level = check_real(value, f"limits[{label!r}]", low=0.0, low_inclusive=False)
@@ -652,7 +726,7 @@ def plot_lr_sweep(
         ax_r.set_xlabel("batch size B")
         ax_r.set_ylabel("tuned learning rate")
         ax_r.set_title("Tuned learning rate vs batch size", loc="left")
-        ax_r.legend(fontsize=7.5, loc="lower right")
+        ax_r.legend(fontsize=8, loc="lower right")
     return fig
 
 
@@ -722,8 +796,9 @@ def _contours(ax: Axes, grid: Any) -> None:
     levels = grid.min_loss + (grid.loss.max() - grid.min_loss) * np.linspace(0, 1, 14)[1:] ** 2
     ax.contour(grid.w1, grid.w2, grid.loss, levels=levels, colors=PALETTE["black"],
                linewidths=0.6, alpha=0.35)
+    # Above every path (a B = 1 cloud of thousands of steps must not hide it).
     ax.plot(*grid.optimum, marker="*", markersize=12, color=PALETTE["black"], linestyle="none",
-            label="minimum w*")
+            markeredgecolor="white", label="minimum w*", zorder=6)
     ax.set_xlim(grid.w1[0], grid.w1[-1])
     ax.set_ylim(grid.w2[0], grid.w2[-1])
     ax.set_aspect("equal", adjustable="box")
@@ -842,11 +917,12 @@ def plot_paths(
                     alpha=0.55 if thin else 1.0, label=f"{q.label}: {q.steps} steps",
                     marker=None if thin else ".", zorder=2 if thin else 3)
             ends = q.points[q.epoch_ends]
+            # End-of-epoch dots above the noisy paths; the few-step paths' dots above the rest.
             ax.plot(ends[:, 0], ends[:, 1], "o", color=c, markeredgecolor="white",
-                    markersize=6, zorder=4)
+                    markersize=6 if thin else 7, zorder=4 if thin else 5)
         ax.plot(*paths[0].points[0], "o", color=PALETTE["black"], markersize=7,
                 markerfacecolor="white", label="start")
-        ax.legend(loc="upper left", fontsize=7.5)
+        ax.legend(loc="upper left", fontsize=8)
         if loss_panel:
             ax2 = fig.axes[1]
             floor = float(grid.min_loss)
@@ -863,5 +939,5 @@ def plot_paths(
             ax2.set_xlabel("epochs (passes over the data)")
             ax2.set_ylabel("L(w) − L(w*)")
             ax2.set_title("Loss above the minimum", loc="left")
-            ax2.legend(fontsize=7.5)
+            ax2.legend(fontsize=8)
     return fig
