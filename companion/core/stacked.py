@@ -56,6 +56,15 @@ def signature(model: Model) -> tuple:
     )
 
 
+def _weight_grad(a: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
+    """``out[k] = a[k].T @ dz[k]``; for one-row batches an outer product (where numpy's
+    stacked matmul is slow), which is exactly the single-term sum BLAS computes."""
+    if a.shape[1] == 1:
+        np.einsum("ki,kj->kij", a[:, 0, :], dz[:, 0, :], out=out)
+    else:
+        np.matmul(a.transpose(0, 2, 1), dz, out=out)
+
+
 class Stack:
     """The stacked forward and backward pass of one model architecture.
 
@@ -111,7 +120,8 @@ class Stack:
         correct = np.count_nonzero(logits.argmax(axis=2) == y, axis=1) if count_correct else None
         e = np.exp(logits)
         s = e.sum(axis=2)
-        loss = (np.log(s) - picked).sum(axis=1).astype(np.float64) / n
+        total = (np.log(s) - picked).sum(axis=1)
+        loss = (total if total.dtype == np.float64 else total.astype(np.float64)) / n
         e *= scale / s[:, :, None]
         e[kk, rows, y] -= scale
         return loss, e, correct
@@ -146,7 +156,7 @@ class Stack:
             loss = np.einsum("kij,kij->k", z, z).astype(np.float64) / size
             z *= 2.0 / size
             dz, correct = z, None
-        np.matmul(X.transpose(0, 2, 1), dz, out=g["W"])
+        _weight_grad(X, dz, g["W"])
         np.add.reduce(dz, axis=1, out=g["b"])
         return loss, correct
 
@@ -165,7 +175,7 @@ class Stack:
         logits += v[f"b{last}"][:, None, :]
         loss, dz, correct = self._xent(logits, y, 1.0 / X.shape[1], count_correct)
         for i in range(last, -1, -1):
-            np.matmul(acts[i].transpose(0, 2, 1), dz, out=g[f"W{i}"])
+            _weight_grad(acts[i], dz, g[f"W{i}"])
             np.add.reduce(dz, axis=1, out=g[f"b{i}"])
             if i:
                 da = np.matmul(dz, v[f"W{i}"].transpose(0, 2, 1))
@@ -179,8 +189,10 @@ class Stack:
 
 
 def sgd_update(
-    theta: np.ndarray, grad: np.ndarray, lr: np.ndarray, *, weight_decay: np.ndarray | None,
-    momentum: np.ndarray | None, nesterov: bool, buffers: np.ndarray | None,
+    theta: np.ndarray, grad: np.ndarray, lr: np.ndarray, out: np.ndarray, *,
+    weight_decay: np.ndarray | None = None, momentum: np.ndarray | None = None,
+    nesterov: bool = False, buffers: np.ndarray | None = None,
+    buffers_out: np.ndarray | None = None,
 ) -> None:
     """One SGD update of every row, the rule of :class:`companion.core.optim.SGD` row by row.
 
@@ -190,10 +202,16 @@ def sgd_update(
     the scalar rule's, element by element. ``weight_decay``/``momentum`` are None when every
     run has 0 (the rows of one lockstep group agree on which terms exist).
 
-    >>> theta = np.array([[1.0], [2.0]]); buf = np.zeros((2, 1))
+    The new parameters go to ``out`` and the new buffers to ``buffers_out``; ``theta`` and
+    ``buffers`` are left as they were (the caller swaps the arrays to commit the update, so
+    an interrupted update leaves nothing half done). ``grad`` is overwritten (scratch).
+
+    >>> theta, new = np.array([[1.0], [2.0]]), np.empty((2, 1))
+    >>> buf, new_buf = np.zeros((2, 1)), np.empty((2, 1))
     >>> for _ in range(2):
-    ...     sgd_update(theta, np.ones((2, 1)), np.array([[0.1], [0.1]]), weight_decay=None,
-    ...                momentum=np.array([[0.9], [0.9]]), nesterov=False, buffers=buf)
+    ...     sgd_update(theta, np.ones((2, 1)), np.array([[0.1], [0.1]]), new,
+    ...                momentum=np.array([[0.9], [0.9]]), buffers=buf, buffers_out=new_buf)
+    ...     theta, new, buf, new_buf = new, theta, new_buf, buf
     >>> theta.ravel().round(6).tolist()  # 1 - 0.1*1 - 0.1*(0.9*1 + 1), as in SGD's doctest
     [0.71, 1.71]
     """
@@ -201,7 +219,8 @@ def sgd_update(
     if weight_decay is not None:
         g = g + weight_decay * theta
     if momentum is not None:
-        buffers *= momentum
-        buffers += g
-        g = g + momentum * buffers if nesterov else buffers
-    theta -= lr * g
+        np.multiply(buffers, momentum, out=buffers_out)
+        buffers_out += g
+        g = g + momentum * buffers_out if nesterov else buffers_out
+    np.multiply(g, lr, out=grad)
+    np.subtract(theta, grad, out=out)

@@ -378,6 +378,7 @@ class _Lockstep:
         self.lr = self.lr_rec.astype(dt)[:, None]
         self.mu = np.array([o.momentum for o in opts], dtype=dt)[:, None]
         self.wd = np.array([o.weight_decay for o in opts], dtype=dt)[:, None]
+        self.buf = self.prev_buf = None
         if self.momentum_on:
             self.buf = np.zeros_like(self.theta)
             for row, o in enumerate(opts):
@@ -388,6 +389,7 @@ class _Lockstep:
         self.loss_sum = np.zeros(len(self.slots))
         self.batch_mean_sum = np.zeros(len(self.slots))
         self.n_correct = np.zeros(len(self.slots), dtype=np.int64)
+        self.writing = None  # the array an update is being written to
         self.applying = -1  # row whose update is being applied (for Ctrl-C consistency)
         self.row = 0
         self._refresh_flags()
@@ -424,6 +426,7 @@ class _Lockstep:
     def _refresh_flags(self) -> None:
         active = [self.states[p] for p in self.slots]
         self.scheduled = [s for s, st in enumerate(active) if st.schedule]
+        self.all_active = len(self.slots) == len(self.states)
         self.has_step_callbacks = any(st.step_callbacks for st in active)
 
     def _sync_model(self, slot: int) -> None:
@@ -553,10 +556,11 @@ class _Lockstep:
                 self._epochs()
         except KeyboardInterrupt:
             self.interrupted_all = True
-            if self.applying == self.row:  # Ctrl-C inside an unrecorded update: undo it
-                np.copyto(self.theta, self.prev)
-                if self.momentum_on:
-                    np.copyto(self.buf, self.prev_buf)
+            if self.applying == self.row and self.theta is self.writing:
+                # Ctrl-C after an update was committed but before it was recorded: undo it
+                self.theta, self.prev, self.buf, self.prev_buf = (
+                    self.prev, self.theta, self.prev_buf, self.buf
+                )
             for slot, pos in enumerate(self.slots):
                 st = self.states[pos]
                 st.rows = self.row
@@ -665,22 +669,23 @@ class _Lockstep:
                     correct = np.delete(correct, sorted(set(bad) | set(failed)))
                 sq = np.einsum("kp,kp->k", self.grad, self.grad)
             i = self.row
-            np.copyto(self.prev, self.theta)
-            if self.momentum_on:
-                np.copyto(self.prev_buf, self.buf)
             self.applying = i
+            self.writing = new = self.prev
             sgd_update(
-                self.theta, self.grad, self.lr,
+                self.theta, self.grad, self.lr, new,
                 weight_decay=self.wd if self.decay_on else None,
                 momentum=self.mu if self.momentum_on else None,
-                nesterov=self.nesterov, buffers=self.buf if self.momentum_on else None,
+                nesterov=self.nesterov, buffers=self.buf, buffers_out=self.prev_buf,
             )
+            # commit: the new arrays become current, the old ones the "before" copies
+            self.theta, self.prev, self.buf, self.prev_buf = new, self.theta, self.prev_buf, self.buf
             if self.momentum_on:
                 self.has_buf[:] = True
             now = time.perf_counter()
-            self.rec_loss[i, self.slots] = loss
-            self.rec_norm[i, self.slots] = np.sqrt(sq)
-            self.rec_lr[i, self.slots] = self.lr_rec
+            cols = slice(None) if self.all_active else self.slots
+            self.rec_loss[i, cols] = loss
+            self.rec_norm[i, cols] = np.sqrt(sq)
+            self.rec_lr[i, cols] = self.lr_rec
             self.rec_time[i] = now - self.t0
             self.row = i + 1  # the update is recorded
             self.loss_sum += n_b * loss
@@ -704,7 +709,7 @@ class _Lockstep:
     def _diverged_now(loss: np.ndarray, sq: np.ndarray) -> list[int]:
         """The divergence rule of fit, before an update: the batch loss or the gradient norm
         is not finite. (Keep in step with ``companion.core.training``.)"""
-        if np.isfinite(loss).all() and np.isfinite(sq).all():
+        if math.isfinite(loss.sum() + sq.sum()):  # one test for all runs (overflow: see below)
             return []
         return np.flatnonzero(~(np.isfinite(loss) & np.isfinite(sq))).tolist()
 
