@@ -126,6 +126,41 @@ class Stack:
         e[kk, rows, y] -= scale
         return loss, e, correct
 
+    def loss(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each run's mean loss on the same data ``X`` ``(n, d)``, ``y``: float64 ``(K,)``.
+
+        >>> from companion.core.models import MLP
+        >>> models = [MLP([3, 4, 2], seed=s) for s in range(3)]
+        >>> X, y = np.random.default_rng(1).normal(size=(6, 3)), np.array([0, 1] * 3)
+        >>> losses = Stack(models[0]).loss(np.stack([m.get_flat() for m in models]), X, y)
+        >>> bool(np.allclose(losses, [m.loss(X, y) for m in models], rtol=1e-13, atol=0))
+        True
+        """
+        v = self.views(theta)
+        if self.kind is MLP:
+            a = X
+            last = self.n_layers - 1
+            for i in range(last):
+                z = np.matmul(a, v[f"W{i}"])
+                z += v[f"b{i}"][:, None, :]
+                a = np.maximum(z, 0, out=z) if self.relu else np.tanh(z, out=z)
+            z = np.matmul(a, v[f"W{last}"])
+            z += v[f"b{last}"][:, None, :]
+        else:
+            z = np.matmul(X, v["W"])
+            z += v["b"][:, None, :]
+        if self.kind is LinearRegression:
+            z -= y
+            total = np.einsum("kij,kij->k", z, z)
+            size = z.shape[1] * z.shape[2]
+        else:
+            k, n, _ = z.shape
+            z -= z.max(axis=2, keepdims=True)
+            picked = z[np.arange(k)[:, None], np.arange(n)[None, :], y[None, :]]
+            total = (np.log(np.exp(z).sum(axis=2)) - picked).sum(axis=1)
+            size = n
+        return total.astype(np.float64) / size
+
     def forward_backward(
         self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, out: np.ndarray,
         count_correct: bool = False,

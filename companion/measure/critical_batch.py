@@ -50,6 +50,7 @@ from companion.core._validation import (
     check_same_length,
     check_seed,
 )
+from companion.measure.lr_search import walk_grid
 from companion.measure.noise import check_batch_sizes, powers_of_two
 
 
@@ -408,37 +409,103 @@ DEFAULTS: dict[bool, dict[str, Any]] = {
 }
 
 
-def _tune(
-    run: Callable[[float, float], float | None], grid: np.ndarray, start: int, cap: int
+def _lockstep_steps(
+    model: Any, X: np.ndarray, y: np.ndarray, batch_size: int, lrs: np.ndarray, seeds: np.ndarray,
+    target: float, loss0: float, cap: int, every: int, repeats: int, budget: float,
 ) -> np.ndarray:
-    """Steps per learning rate, walking the grid from index ``start`` up, then down.
+    """Steps to ``target`` of many :func:`steps_to_loss` runs at once, trained in lockstep.
 
-    Each run is stopped once it needs more steps than the best so far (it cannot win). Once
-    some learning rate has reached the target, a direction is abandoned after two learning
-    rates in a row without improvement; before that the walk goes on (the start may be far
-    from the good range).
+    Run ``r`` is plain SGD at ``lrs[r]`` with the batch order of ``seeds[r]`` (the plan of
+    :func:`steps_to_loss`), all from ``model``'s parameters, as the rows of one stacked
+    parameter array (:mod:`companion.core.stacked`). Every ``every`` steps the full training
+    loss of each run is checked (diverged: not finite or above ``loss0``); a run under the
+    target is replayed from its last check one step at a time to find the exact step, as
+    :func:`steps_to_loss` does. Consecutive blocks of ``repeats`` runs share a learning rate
+    and are scored by their mean: a block is cut off (every run scores ``inf``) as soon as a
+    run in it diverges or passes ``cap``, or its mean can no longer come in at or under
+    ``budget`` (which tightens as blocks finish), as the sequential search cut runs off.
+
+    Returns:
+        Steps per run (float), ``inf`` where a run's block was cut off or did not reach the
+        target.
     """
-    out = np.full(grid.size, np.nan)
-    best = float(cap)
-    found = False
+    from companion.core.batching import BatchPlan
+    from companion.core.stacked import Stack, sgd_update
 
-    def attempt(j: int) -> bool:
-        nonlocal best, found
-        s = run(float(grid[j]), best)
-        out[j] = np.inf if s is None else s
-        if s is not None and s < best or (s is not None and not found):
-            best, found = s, True
-            return True
-        return False
+    stack = Stack(model)
+    n_runs = len(lrs)
+    n = len(X)
+    result = np.full(n_runs, np.inf)
+    ids = np.arange(n_runs)  # the runs still training, in the order of the stacked rows
+    theta = np.tile(model._flat, (n_runs, 1))
+    grad = np.empty_like(theta)
+    lr = lrs.astype(model.dtype)[:, None]
+    plans = [BatchPlan(n, batch_size, remainder="carry", shuffle=True, seed=int(s)) for s in seeds]
+    epoch, stream, offset = 0, np.empty((n_runs, 0), dtype=np.int64), 0
+    n_blocks = n_runs // repeats
+    reached = np.zeros(n_blocks)  # Σ steps of the block's finished runs
+    done = np.zeros(n_blocks, dtype=np.int64)  # how many of them
+    closed = np.zeros(n_blocks, dtype=bool)  # every run of the block reached the target
+    failed = np.zeros(n_blocks, dtype=bool)  # cut off
+    best = budget
 
-    attempt(start)
-    for direction in (1, -1):
-        misses, j = 0, start + direction
-        while 0 <= j < grid.size and misses < 2:
-            improved = attempt(j)
-            misses = 0 if improved or not found else misses + 1
-            j += direction
-    return out
+    def next_batches(count: int) -> np.ndarray:
+        nonlocal epoch, stream, offset
+        while stream.shape[1] - offset < count * batch_size:
+            fresh = np.stack([np.concatenate(p.epoch(epoch)) for p in plans])
+            stream = np.concatenate([stream[:, offset:], fresh], axis=1)
+            offset = 0
+            epoch += 1
+        out = stream[:, offset : offset + count * batch_size]
+        offset += count * batch_size
+        return out.reshape(n_runs, count, batch_size)
+
+    def sgd(theta: np.ndarray, idx: np.ndarray, lr: np.ndarray) -> None:
+        stack.forward_backward(theta, X.take(idx, 0), y.take(idx, 0), grad[: len(theta)])
+        sgd_update(theta, grad[: len(theta)], lr, theta)
+
+    step = 0
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        while ids.size and step < cap:
+            stop = min(cap, step + every)
+            idx = next_batches(stop - step)[ids]  # (runs, steps, B)
+            saved = theta.copy()
+            for k in range(stop - step):
+                sgd(theta, idx[:, k], lr)
+            loss = stack.loss(theta, X, y)
+            bad = ~np.isfinite(loss) | (loss > loss0)
+            hit = ~bad & (loss <= target)
+            for row in np.flatnonzero(hit):  # replay the stretch to find the exact step
+                one, one_lr = saved[row : row + 1].copy(), lr[row : row + 1]
+                first = stop
+                for k in range(stop - step):
+                    sgd(one, idx[row : row + 1, k], one_lr)
+                    if stack.loss(one, X, y)[0] <= target:
+                        first = step + k + 1
+                        break
+                result[ids[row]] = first
+                block = ids[row] // repeats
+                reached[block] += first
+                done[block] += 1
+            step = stop
+            block_of = ids // repeats
+            dead = np.zeros(n_blocks, dtype=bool)
+            dead[block_of[bad]] = True
+            limit = np.floor(best * repeats)
+            newly = (done == repeats) & ~closed
+            dead |= newly & (reached > limit)  # finished, but over the budget
+            for block in np.flatnonzero(newly & ~dead):
+                best = min(best, reached[block] / repeats)
+            closed |= newly
+            limit = np.floor(best * repeats)
+            dead |= ~closed & (reached + step * (repeats - done) > limit)  # cannot win any more
+            dead &= ~failed
+            failed |= dead
+            keep = ~(bad | hit | dead[block_of])
+            ids, theta, lr = ids[keep], theta[keep], lr[keep]
+    blocks = result.reshape(n_blocks, repeats)
+    blocks[failed | ~closed] = np.inf
+    return blocks.ravel()
 
 
 def critical_batch_experiment(
@@ -532,25 +599,23 @@ def critical_batch_experiment(
 
     table = np.full((sizes_arr.size, grid.size), np.nan)
     start = grid.size - 1
+    Xm, ym = model._check_Xy(X, y)
+    loss0 = float(model.loss(Xm, ym))
+    seeds = base + np.arange(repeats)
     for i in np.argsort(-sizes_arr, kind="stable"):
         b = int(sizes_arr[i])
 
-        def run(lr: float, budget: float, b: int = b) -> float | None:
-            # Mean over the seeds; stop as soon as that mean cannot come in under budget.
-            total = 0
-            for k in range(repeats):
-                left = int(np.floor(budget * repeats)) - total
-                if left < 1:
-                    return None
-                s = steps_to_loss(
-                    model, X, y, b, lr, target, max_steps=min(cap, left), seed=base + k
-                )
-                if s is None:
-                    return None
-                total += s
-            return total / repeats
+        def evaluate(indices: list[int], best: float, b: int = b) -> np.ndarray:
+            # Every (lr, seed) of the window in lockstep; the score is the mean over seeds.
+            if loss0 <= target:
+                return np.zeros(len(indices))
+            steps = _lockstep_steps(
+                model, Xm, ym, b, np.repeat(grid[indices], repeats), np.tile(seeds, len(indices)),
+                target, loss0, cap, max(1, n // (8 * b)), repeats, min(best, float(cap)),
+            ).reshape(len(indices), repeats)
+            return np.where(np.isfinite(steps).all(axis=1), steps.mean(axis=1), np.inf)
 
-        table[i] = _tune(run, grid, start, cap)
+        table[i] = walk_grid(evaluate, grid.size, start, patience=2)
         if np.isfinite(table[i]).any():
             start = int(np.nanargmin(table[i]))
         if progress is not None:
