@@ -310,6 +310,7 @@ class _RunState:
         ]
         self.epoch = 0
         self.rows = 0
+        self.flushed = 0  # rows already written into the history's StepLog
         self.first = 0  # row of the current epoch's first update
         self.done = False
         self.error: BaseException | None = None
@@ -436,17 +437,19 @@ class _Lockstep:
         np.copyto(self.theta[slot], self.states[self.slots[slot]].run.model._flat)
 
     def _flush(self, st: _RunState, pos: int) -> None:
-        """Write the run's recorded rows into its History's StepLog."""
-        n = st.rows
-        cols = st.history.steps._columns
-        cols["step"][:n] = np.arange(1, n + 1)
-        cols["epoch"][:n] = self.g_epoch[:n]
-        cols["batch_size"][:n] = self.g_size[:n]
-        cols["samples_seen"][:n] = self.g_seen[:n]
-        cols["loss"][:n] = self.rec_loss[:n, pos]
-        cols["grad_norm"][:n] = self.rec_norm[:n, pos]
-        cols["lr"][:n] = self.rec_lr[:n, pos]
-        cols["time"][:n] = self.rec_time[:n]
+        """Write the run's rows recorded since the last flush into its History's StepLog."""
+        a, n = st.flushed, st.rows
+        if n > a:
+            cols = st.history.steps._columns
+            cols["step"][a:n] = np.arange(a + 1, n + 1)
+            cols["epoch"][a:n] = self.g_epoch[a:n]
+            cols["batch_size"][a:n] = self.g_size[a:n]
+            cols["samples_seen"][a:n] = self.g_seen[a:n]
+            cols["loss"][a:n] = self.rec_loss[a:n, pos]
+            cols["grad_norm"][a:n] = self.rec_norm[a:n, pos]
+            cols["lr"][a:n] = self.rec_lr[a:n, pos]
+            cols["time"][a:n] = self.rec_time[a:n]
+            st.flushed = n
         st.history.steps._n = n
 
     def _end_epoch(self, slot: int, epoch: int) -> None:
