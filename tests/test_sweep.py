@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from companion.core.callbacks import Callback, EarlyStopping
 from companion.core.datasets import linear, multi_class
@@ -121,6 +122,34 @@ def run_both(args: SweepArgs, callbacks=None, dtype=np.float64, validation: bool
 @given(sweep_args())
 def test_sweep_equals_separate_fits(args: SweepArgs) -> None:
     hs, hf, opts_s, opts_f = run_both(args)
+    for a, b, oa, ob in zip(hs, hf, opts_s, opts_f, strict=True):
+        assert_same_run(a, b, oa, ob)
+
+
+EVENTS = ("none", "diverge", "early_stopping", "stop_mid_epoch", "interrupt")
+
+
+@settings(max_examples=40)
+@given(sweep_args(), st.data())
+def test_sweep_equals_separate_fits_with_per_run_events(args: SweepArgs, data) -> None:
+    """Each run draws an event: divergence (a huge learning rate, linear regression),
+    EarlyStopping, a callback stopping it mid-epoch, or one interrupting it (Ctrl-C)."""
+    events = [data.draw(st.sampled_from(EVENTS)) for _ in args.runs]
+    if "diverge" in events:
+        args = args._replace(model="linear")
+    runs = [r._replace(lr=1e300, schedule=False) if e == "diverge" else r
+            for r, e in zip(args.runs, events, strict=True)]
+    args = args._replace(runs=runs)
+    at = [data.draw(st.integers(1, 6)) for _ in runs]
+
+    def callbacks(i: int) -> list[Callback]:
+        if events[i] == "early_stopping":
+            return [EarlyStopping(monitor="val_loss", patience=0, min_delta=0.05)]
+        if events[i] in ("stop_mid_epoch", "interrupt"):
+            return [StopAtStep(at[i], interrupt=events[i] == "interrupt")]
+        return []
+
+    hs, hf, opts_s, opts_f = run_both(args, callbacks=callbacks)
     for a, b, oa, ob in zip(hs, hf, opts_s, opts_f, strict=True):
         assert_same_run(a, b, oa, ob)
 
