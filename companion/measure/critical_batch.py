@@ -353,6 +353,10 @@ class CriticalBatchResult:
             rate) first reaches the target (``None`` if not computed or not reached).
         seconds: Wall-clock time of the experiment.
         repeats: Runs averaged per ``(B, lr)``.
+        b_noise_start: McCandlish et al.'s ``B_noise = tr(HΣ) / GᵀHG`` at the starting
+            parameters (:func:`companion.measure.noise_scale.hessian_noise_scale`; ``None``
+            if not computed). ``B_simple`` is its ``H ∝ I`` approximation.
+        b_noise_end: ``B_noise`` at the parameters of ``b_simple_end``.
     """
 
     batch_sizes: np.ndarray
@@ -368,6 +372,8 @@ class CriticalBatchResult:
     b_simple_end: float | None
     seconds: float
     repeats: int = 1
+    b_noise_start: float | None = None
+    b_noise_end: float | None = None
 
     @property
     def b_crit(self) -> float:
@@ -387,7 +393,10 @@ class CriticalBatchResult:
             f"{self.fit.rms_log_residual:.2f})"
             + ("" if self.b_simple_start is None else
                f"; B_simple = {self.b_simple_start:.3g} at the start")
-            + ("" if self.b_simple_end is None else f", {self.b_simple_end:.3g} at the target"),
+            + ("" if self.b_simple_end is None else f", {self.b_simple_end:.3g} at the target")
+            + ("" if self.b_noise_start is None else
+               f"; B_noise = {self.b_noise_start:.3g} at the start")
+            + ("" if self.b_noise_end is None else f", {self.b_noise_end:.3g} at the target"),
             f"{'B':>6}   {'best lr':<8}  {'steps':<8}  {'examples':<9}  {'fit steps':<9}",
         ]
         for b, lr, s, e in zip(
@@ -532,7 +541,9 @@ def critical_batch_experiment(
     so far, and gives up a direction after two learning rates in a row that do not improve.
     The best learning rate is the one with the fewest steps. :func:`fit_frontier` then gives
     ``S_min``, ``E_min`` and ``B_crit``; for comparison ``B_simple`` is computed exactly at
-    the parameters where full-batch gradient descent reaches the target.
+    the parameters where full-batch gradient descent reaches the target, and beside it
+    ``B_noise = tr(HΣ)/GᵀHG`` (the noise scale McCandlish et al. relate to ``B_crit``) at the
+    same two points.
 
     Args:
         X: Training inputs; default the training split of
@@ -552,7 +563,7 @@ def critical_batch_experiment(
             (1 with ``quick=True``).
         quick: Smaller grids and a single run per point, for tests and notebooks.
         seed: Seed of the first batch order (every ``(B, lr)`` uses the same orders).
-        noise_scale: Also compute ``B_simple`` (needs ``per_sample_grads``).
+        noise_scale: Also compute ``B_simple`` and ``B_noise`` (needs ``per_sample_grads``).
         progress: Called with a short message after each batch size (e.g. ``print``).
 
     Returns:
@@ -627,12 +638,14 @@ def critical_batch_experiment(
     steps = np.where(reached, filled[np.arange(sizes_arr.size), best_j], np.inf)
     examples = sizes_arr * steps
     fit = fit_frontier(steps, examples)
-    b_start = b_end = None
+    b_start = b_end = noise_start = noise_end = None
     if noise_scale and hasattr(model, "per_sample_grads"):
-        b_start = _noise_scale_after(model, X, y, 0, 0.0)
+        b_start, noise_start = _noise_scale_after(model, X, y, 0, 0.0)
         if n in sizes_arr and reached[sizes_arr == n].any():
             j = int(np.flatnonzero(sizes_arr == n)[0])
-            b_end = _noise_scale_after(model, X, y, int(round(steps[j])), float(best_lr[j]))
+            b_end, noise_end = _noise_scale_after(
+                model, X, y, int(round(steps[j])), float(best_lr[j])
+            )
     return CriticalBatchResult(
         batch_sizes=sizes_arr,
         lrs=grid,
@@ -647,16 +660,20 @@ def critical_batch_experiment(
         b_simple_end=b_end,
         seconds=time.perf_counter() - t0,
         repeats=repeats,
+        b_noise_start=noise_start,
+        b_noise_end=noise_end,
     )
 
 
-def _noise_scale_after(model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float) -> float:
-    """``B_simple`` after ``steps`` full-batch gradient-descent steps of size ``lr``."""
-    from companion.measure.noise_scale import simple_noise_scale
+def _noise_scale_after(
+    model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float
+) -> tuple[float, float]:
+    """``(B_simple, B_noise)`` after ``steps`` full-batch gradient-descent steps of size ``lr``."""
+    from companion.measure.noise_scale import hessian_noise_scale, simple_noise_scale
 
     m = model.copy()
     for _ in range(steps):
         _, grads = m.loss_and_grad(X, y)
         for name in m.param_names:
             m.params[name] -= lr * grads[name]
-    return simple_noise_scale(m.per_sample_grads(X, y))
+    return simple_noise_scale(m.per_sample_grads(X, y)), hessian_noise_scale(m, X, y)
