@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import tracemalloc
 import warnings
@@ -96,6 +97,7 @@ def lockstep_rows(quick: bool = False) -> list[dict[str, Any]]:
                     "sweep peak MB": sweep_mb,
                     "target": ">= 10" if k == 32 and b <= 8 else "",
                 })
+                print(rows[-1], file=sys.stderr, flush=True)  # progress: the table comes last
     return rows
 
 

@@ -73,3 +73,25 @@ def test_the_experiment_reports_b_noise_at_the_start_and_at_the_target(digits_tr
     off = critical_batch_experiment(X, y, batch_sizes=[64, len(X)], lrs=[1.6], repeats=1,
                                     noise_scale=False)
     assert off.b_noise_start is None and off.b_noise_end is None
+
+
+def test_b_crit_interval_over_independent_batch_orders(digits_train) -> None:
+    from companion.measure.critical_batch import (
+        BCritInterval,
+        critical_batch_interval,
+        refine_grid,
+    )
+
+    X, y = digits_train
+    res = critical_batch_interval(X, y, n_seeds=3, repeats=1, lrs=[0.4, 1.6, 6.4],
+                                  batch_sizes=[4, 64, len(X)])
+    assert res.seeds == (0, 1, 2)
+    assert [r.repeats for r in res.results] == [1, 1, 1]
+    assert res.b_crit.shape == (3,) and res.b_crit_refined.shape == (3,)
+    assert np.allclose(res.b_crit, [r.b_crit for r in res.results])
+    centre, lo, hi = res.interval()
+    assert lo < centre < hi
+    assert centre == pytest.approx(float(np.exp(np.log(res.b_crit).mean())))
+    assert refine_grid([0.4, 1.6, 6.4]).tolist() == pytest.approx([0.4, 0.8, 1.6, 3.2, 6.4])
+    with pytest.raises(ValueError, match="refined grid was not measured"):
+        BCritInterval(res.seeds, res.b_crit, None, res.lrs, res.results).interval(refined=True)

@@ -677,3 +677,103 @@ def _noise_scale_after(
         for name in m.param_names:
             m.params[name] -= lr * grads[name]
     return simple_noise_scale(m.per_sample_grads(X, y)), hessian_noise_scale(m, X, y)
+
+
+@dataclass(frozen=True)
+class BCritInterval:
+    """``B_crit`` measured from several independent sets of batch orders, on two grids.
+
+    Attributes:
+        seeds: The first batch-order seed of each measurement (each uses ``repeats``
+            consecutive orders from it, so no two measurements share an order).
+        b_crit: ``B_crit`` per seed on the learning-rate grid given.
+        b_crit_refined: ``B_crit`` per seed on the grid refined to half its log spacing
+            (the geometric mean inserted between neighbours), or ``None`` if not measured.
+        lrs: The grid.
+        results: The :class:`CriticalBatchResult` of each seed (grid given).
+    """
+
+    seeds: tuple[int, ...]
+    b_crit: np.ndarray
+    b_crit_refined: np.ndarray | None
+    lrs: np.ndarray
+    results: tuple[CriticalBatchResult, ...]
+
+    def interval(self, refined: bool = False, level: float = 0.95) -> tuple[float, float, float]:
+        """Mean of ``log B_crit`` over the seeds with its Student-t interval, back in ``B``.
+
+        Returns:
+            ``(geometric mean, low, high)``.
+        """
+        from scipy.stats import t as student_t
+
+        values = self.b_crit_refined if refined else self.b_crit
+        if values is None:
+            raise ValueError("the refined grid was not measured (refine=False)")
+        logs = np.log(values)
+        k = logs.size
+        centre = float(logs.mean())
+        if k < 2:
+            return float(np.exp(centre)), float("nan"), float("nan")
+        half = float(student_t.ppf(0.5 + level / 2, k - 1) * logs.std(ddof=1) / np.sqrt(k))
+        return float(np.exp(centre)), float(np.exp(centre - half)), float(np.exp(centre + half))
+
+
+def refine_grid(lrs: Sequence[float]) -> np.ndarray:
+    """The grid with the geometric mean of each pair of neighbours inserted.
+
+    >>> refine_grid([1.0, 4.0, 16.0]).tolist()
+    [1.0, 2.0, 4.0, 8.0, 16.0]
+    """
+    grid = np.sort(np.asarray(lrs, dtype=np.float64))
+    mids = np.sqrt(grid[:-1] * grid[1:])
+    return np.sort(np.concatenate([grid, mids]))
+
+
+def critical_batch_interval(
+    X: Any = None,
+    y: Any = None,
+    *,
+    n_seeds: int = 5,
+    refine: bool = True,
+    lrs: Sequence[float] | None = None,
+    repeats: int = 4,
+    **settings: Any,
+) -> BCritInterval:
+    """``B_crit`` from ``n_seeds`` independent measurements, and again on a refined grid.
+
+    Each measurement is :func:`critical_batch_experiment` with its own batch orders
+    (seed ``k·repeats`` for measurement ``k``, so the ``repeats`` orders averaged per point
+    never overlap between measurements); the spread over measurements gives the interval
+    (:meth:`BCritInterval.interval`), and repeating them on the grid refined to half its log
+    spacing (:func:`refine_grid`) shows whether the answer still moves with the grid.
+
+    Args:
+        X: Training inputs (default: the digits, as in :func:`critical_batch_experiment`).
+        y: Training labels.
+        n_seeds: Independent measurements (>= 2 for an interval).
+        refine: Also measure on the refined grid.
+        lrs: The grid (default: the full setting's, 0.025·√2^k).
+        repeats: Batch orders averaged per point in each measurement.
+        **settings: Passed on to :func:`critical_batch_experiment` (``batch_sizes``,
+            ``target_loss``, ``model``, ``max_steps``).
+
+    Returns:
+        A :class:`BCritInterval`.
+    """
+    k = check_positive_int(n_seeds, "n_seeds")
+    refine = check_bool(refine, "refine")
+    r = check_positive_int(repeats, "repeats")
+    grid = np.array(DEFAULTS[False]["lrs"] if lrs is None else lrs, dtype=np.float64)
+    seeds = tuple(i * r for i in range(k))
+    settings.setdefault("noise_scale", False)
+
+    def measure(g: np.ndarray) -> list[CriticalBatchResult]:
+        return [critical_batch_experiment(X, y, lrs=g, repeats=r, seed=s, **settings)
+                for s in seeds]
+
+    results = measure(grid)
+    refined = (np.array([res.b_crit for res in measure(refine_grid(grid))])
+               if refine else None)
+    return BCritInterval(seeds, np.array([res.b_crit for res in results]), refined,
+                         np.sort(grid), tuple(results))
