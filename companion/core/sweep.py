@@ -17,7 +17,9 @@ optimiser's state. Events stay per run: a run that diverges, is stopped by a cal
 interrupted by one (a callback raising ``KeyboardInterrupt``) stops alone and the others
 go on; a callback that raises another exception fails its run only, and the sweep then
 raises :class:`SweepError` naming every failed run with its arguments, holding the other
-runs' histories. A real Ctrl-C stops every run at its last recorded step.
+runs' histories. A real Ctrl-C stops every run at its last recorded step and returns their
+histories (runs not yet started are returned interrupted after 0 steps); with an executor
+the groups not yet finished are cancelled and the ``KeyboardInterrupt`` propagates.
 
 >>> from companion.core.datasets import multi_class
 >>> from companion.core.models import SoftmaxRegression
