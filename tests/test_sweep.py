@@ -415,3 +415,27 @@ def test_runs_that_share_shape_batch_size_and_optimizer_terms_train_in_lockstep(
     sweep(models, X, y, optimizers=opts, batch_size=[8, 8, 8, 4, 8, 4], seeds=list(range(6)),
           progress=False)
     assert sizes == [[0, 1, 4], [2], [3, 5]]
+
+
+def test_ctrl_c_in_one_group_returns_the_later_groups_unstarted(monkeypatch) -> None:
+    import companion.core.sweep as sweep_module
+
+    original = sweep_module._Lockstep._run_epoch
+
+    def run_epoch(self, epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(sweep_module._Lockstep, "_run_epoch", run_epoch)
+    X, y = make_data("softmax", 64)
+    opts = [SGD(0.1), SGD(0.1), SGD(0.1)]
+    with pytest.warns(UserWarning, match="Training interrupted"):
+        hs = sweep([make_model("softmax", seed=i) for i in range(3)], X, y, optimizers=opts,
+                   batch_size=[8, 16, 8], epochs=3, seeds=0, progress=False)
+    assert [h.stop_reason for h in hs] == ["interrupted"] * 3
+    assert [len(h.steps) for h in hs] == [8, 0, 8]  # the B = 16 group never started
+    assert [o.iterations for o in opts] == [8, 0, 8]
+    assert hs[1].history["loss"] == [] and hs[1].model.get_flat().tolist() == (
+        make_model("softmax", seed=1).get_flat().tolist()
+    )
