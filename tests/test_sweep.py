@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from companion.core.callbacks import Callback, EarlyStopping
 from companion.core.datasets import linear, multi_class
 from companion.core.history import STEP_FIELDS
+from companion.core.lockstep import _Lockstep
 from companion.core.models import MLP, LinearRegression, Model, SoftmaxRegression
 from companion.core.optim import SGD
 from companion.core.schedules import step_decay
@@ -256,9 +257,8 @@ def test_real_ctrl_c_stops_every_run_at_its_last_recorded_step() -> None:
     X, y = make_data("softmax", 64)
     models = [make_model("softmax", seed=i) for i in range(3)]
 
-    import companion.core.sweep as sweep_module
 
-    original = sweep_module._Lockstep._run_epoch
+    original = _Lockstep._run_epoch
     calls = []
 
     def run_epoch(self, epoch):
@@ -267,14 +267,14 @@ def test_real_ctrl_c_stops_every_run_at_its_last_recorded_step() -> None:
             raise KeyboardInterrupt
         return original(self, epoch)
 
-    sweep_module._Lockstep._run_epoch = run_epoch
+    _Lockstep._run_epoch = run_epoch
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             hs = sweep(models, X, y, optimizers=SGD(0.1, momentum=0.9), batch_size=8, epochs=3,
                        seeds=0, progress=False)
     finally:
-        sweep_module._Lockstep._run_epoch = original
+        _Lockstep._run_epoch = original
     assert [h.stop_reason for h in hs] == ["interrupted"] * 3
     assert [len(h.steps) for h in hs] == [8, 8, 8]
     ref = [fit(make_model("softmax", seed=i), X, y, batch_size=8, epochs=1, seed=0,
@@ -399,16 +399,15 @@ def test_the_progress_bar_waits_two_seconds(monkeypatch) -> None:
 
 
 def test_runs_that_share_shape_batch_size_and_optimizer_terms_train_in_lockstep(monkeypatch):
-    import companion.core.sweep as sweep_module
 
     sizes = []
-    original = sweep_module._Lockstep.__init__
+    original = _Lockstep.__init__
 
     def spy(self, runs, *args, **kwargs):
         sizes.append([r.index for r in runs])
         original(self, runs, *args, **kwargs)
 
-    monkeypatch.setattr(sweep_module._Lockstep, "__init__", spy)
+    monkeypatch.setattr(_Lockstep, "__init__", spy)
     X, y = make_data("softmax", 40)
     models = [make_model("softmax", seed=i) for i in range(6)]
     opts = [SGD(0.1), SGD(0.2), SGD(0.3, momentum=0.9), SGD(0.4), SGD(0.5), SGD(0.6)]
@@ -418,16 +417,15 @@ def test_runs_that_share_shape_batch_size_and_optimizer_terms_train_in_lockstep(
 
 
 def test_ctrl_c_in_one_group_returns_the_later_groups_unstarted(monkeypatch) -> None:
-    import companion.core.sweep as sweep_module
 
-    original = sweep_module._Lockstep._run_epoch
+    original = _Lockstep._run_epoch
 
     def run_epoch(self, epoch):
         if epoch == 1:
             raise KeyboardInterrupt
         return original(self, epoch)
 
-    monkeypatch.setattr(sweep_module._Lockstep, "_run_epoch", run_epoch)
+    monkeypatch.setattr(_Lockstep, "_run_epoch", run_epoch)
     X, y = make_data("softmax", 64)
     opts = [SGD(0.1), SGD(0.1), SGD(0.1)]
     with pytest.warns(UserWarning, match="Training interrupted"):
