@@ -66,13 +66,14 @@ def test_b_noise_on_softmax_matches_a_finite_difference_hessian(digits_train) ->
 def test_the_experiment_reports_b_noise_at_the_start_and_at_the_target(digits_train) -> None:
     X, y = digits_train
     res = critical_batch_experiment(X, y, batch_sizes=[64, len(X)], lrs=[0.8, 1.6, 3.2],
-                                    repeats=1)
+                                    repeats=1, b_noise=True)
     assert res.b_noise_start is not None and res.b_noise_end is not None
     assert 0 < res.b_noise_start < np.inf and 0 < res.b_noise_end < np.inf
     assert "B_noise = " in res.as_table().splitlines()[0]
-    off = critical_batch_experiment(X, y, batch_sizes=[64, len(X)], lrs=[1.6], repeats=1,
-                                    noise_scale=False)
-    assert off.b_noise_start is None and off.b_noise_end is None
+    off = critical_batch_experiment(X, y, batch_sizes=[64, len(X)], lrs=[0.8, 1.6, 3.2],
+                                    repeats=1)
+    assert off.b_noise_start is None and off.b_noise_end is None  # b_noise=False by default
+    assert off.b_simple_start == res.b_simple_start and np.array_equal(off.steps, res.steps)
 
 
 def test_b_crit_interval_over_independent_batch_orders(digits_train) -> None:

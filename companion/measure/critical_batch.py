@@ -487,7 +487,7 @@ def _lockstep_steps(
             for row in np.flatnonzero(hit):  # replay the stretch to find the exact step
                 one, one_lr = saved[row : row + 1].copy(), lr[row : row + 1]
                 first = stop
-                for k in range(stop - step):
+                for k in range(stop - step if stop - step > 1 else 0):
                     sgd(one, idx[row : row + 1, k], one_lr)
                     if stack.loss(one, X, y)[0] <= target:
                         first = step + k + 1
@@ -530,6 +530,7 @@ def critical_batch_experiment(
     quick: bool = False,
     seed: int = 0,
     noise_scale: bool = True,
+    b_noise: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> CriticalBatchResult:
     """Measure steps and examples to a target loss per batch size; fit the frontier.
@@ -541,9 +542,9 @@ def critical_batch_experiment(
     so far, and gives up a direction after two learning rates in a row that do not improve.
     The best learning rate is the one with the fewest steps. :func:`fit_frontier` then gives
     ``S_min``, ``E_min`` and ``B_crit``; for comparison ``B_simple`` is computed exactly at
-    the parameters where full-batch gradient descent reaches the target, and beside it
-    ``B_noise = tr(HΣ)/GᵀHG`` (the noise scale McCandlish et al. relate to ``B_crit``) at the
-    same two points.
+    the parameters where full-batch gradient descent reaches the target, and with
+    ``b_noise=True`` beside it ``B_noise = tr(HΣ)/GᵀHG`` (the noise scale McCandlish et al.
+    relate to ``B_crit``) at the same two points.
 
     Args:
         X: Training inputs; default the training split of
@@ -563,7 +564,10 @@ def critical_batch_experiment(
             (1 with ``quick=True``).
         quick: Smaller grids and a single run per point, for tests and notebooks.
         seed: Seed of the first batch order (every ``(B, lr)`` uses the same orders).
-        noise_scale: Also compute ``B_simple`` and ``B_noise`` (needs ``per_sample_grads``).
+        noise_scale: Also compute ``B_simple`` (needs ``per_sample_grads``).
+        b_noise: Also compute ``B_noise = tr(HΣ)/GᵀHG`` at the same two points (needs
+            ``noise_scale``; it forms the Hessian from ``n_params`` Hessian-vector products,
+            about two seconds each point for softmax regression on the digits).
         progress: Called with a short message after each batch size (e.g. ``print``).
 
     Returns:
@@ -572,6 +576,7 @@ def critical_batch_experiment(
     t0 = time.perf_counter()
     quick = check_bool(quick, "quick")
     noise_scale = check_bool(noise_scale, "noise_scale")
+    b_noise = check_bool(b_noise, "b_noise")
     if (X is None) != (y is None):
         raise ValueError("X and y must be given together (or both left as None for digits)")
     if X is None:
@@ -640,11 +645,11 @@ def critical_batch_experiment(
     fit = fit_frontier(steps, examples)
     b_start = b_end = noise_start = noise_end = None
     if noise_scale and hasattr(model, "per_sample_grads"):
-        b_start, noise_start = _noise_scale_after(model, X, y, 0, 0.0)
+        b_start, noise_start = _noise_scale_after(model, X, y, 0, 0.0, b_noise)
         if n in sizes_arr and reached[sizes_arr == n].any():
             j = int(np.flatnonzero(sizes_arr == n)[0])
             b_end, noise_end = _noise_scale_after(
-                model, X, y, int(round(steps[j])), float(best_lr[j])
+                model, X, y, int(round(steps[j])), float(best_lr[j]), b_noise
             )
     return CriticalBatchResult(
         batch_sizes=sizes_arr,
@@ -666,9 +671,10 @@ def critical_batch_experiment(
 
 
 def _noise_scale_after(
-    model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float
-) -> tuple[float, float]:
-    """``(B_simple, B_noise)`` after ``steps`` full-batch gradient-descent steps of size ``lr``."""
+    model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float, b_noise: bool
+) -> tuple[float, float | None]:
+    """``(B_simple, B_noise or None)`` after ``steps`` full-batch gradient-descent steps of size
+    ``lr``."""
     from companion.measure.noise_scale import hessian_noise_scale, simple_noise_scale
 
     m = model.copy()
@@ -676,7 +682,8 @@ def _noise_scale_after(
         _, grads = m.loss_and_grad(X, y)
         for name in m.param_names:
             m.params[name] -= lr * grads[name]
-    return simple_noise_scale(m.per_sample_grads(X, y)), hessian_noise_scale(m, X, y)
+    return (simple_noise_scale(m.per_sample_grads(X, y)),
+            hessian_noise_scale(m, X, y) if b_noise else None)
 
 
 @dataclass(frozen=True)
