@@ -10,8 +10,9 @@
 2. The full critical-batch experiment (``critical_batch_experiment()``, digits loaded
    beforehand and not timed): the lockstep search as the module runs it, against the same
    search with every (learning rate, seed) run one at a time by ``steps_to_loss`` (how the
-   module ran before it used lockstep runs; the results are the same). Targets: >= 5×
-   faster, and under 10 s on one core.
+   module ran before it used lockstep runs). The two cut runs off against the budget in a
+   different order, so a point can differ slightly (the B_crit column shows both). Targets:
+   >= 5× faster, and under 10 s on one core.
 
 One BLAS thread (``OPENBLAS_NUM_THREADS=1``, set by the Makefile), one process; each time
 is a single run, so run it on an otherwise idle machine (the machine's load average is
