@@ -2,11 +2,11 @@
 
 Prints one markdown table for the notebooks, the book build and the test suites (see
 ``benchmarks/bench_book.py`` for exactly what each row measures), then the tables of the other
-benchmark modules that are present (``bench_fit``, ``bench_measure``).
+benchmark modules that are present (``bench_fit``, ``bench_measure``, ``bench_sweep``).
 
 Options:
     --quick     fewer repeats in the modules that repeat (fit, measure)
-    --only S    measure only section S (repeatable): notebooks, book, tests, fit, measure
+    --only S    measure only section S (repeatable): notebooks, book, tests, fit, measure, sweep
     --full      also time the whole ``make test`` (several minutes)
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmarks import bench_book
 
-OTHER_MODULES = ("fit", "measure")
+OTHER_MODULES = ("fit", "measure", "sweep")
 ALL_SECTIONS = (*bench_book.SECTIONS, *OTHER_MODULES)
 
 

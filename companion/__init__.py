@@ -26,6 +26,7 @@ from companion.core.batching import REMAINDERS, BatchPlan
 from companion.core.callbacks import Callback, EarlyStopping
 from companion.core.history import History, StepLog
 from companion.core.optim import SGD
+from companion.core.sweep import SweepError, sweep
 from companion.core.training import fit
 
 __all__ = [
@@ -36,11 +37,13 @@ __all__ = [
     "History",
     "SGD",
     "StepLog",
+    "SweepError",
     "callbacks",
     "datasets",
     "fit",
     "models",
     "schedules",
+    "sweep",
 ]
 
 __version__ = "0.1.0"

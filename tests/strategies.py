@@ -90,3 +90,62 @@ def random_grads(n: int = 40, p: int = 3, seed: int = 0) -> np.ndarray:
     """An ``(n, p)`` matrix of per-sample gradients with unequal scales and a non-zero mean."""
     rng = np.random.default_rng(seed)
     return rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, size=p) + rng.normal(size=p)
+
+
+
+# -- sweeps (tests/test_sweep.py): a few runs that differ in their arguments --------------------
+class RunArgs(NamedTuple):
+    """One run of a sweep: the optimiser's settings and fit's per-run arguments."""
+
+    lr: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    schedule: bool
+    batch_size: int
+    epochs: int
+    remainder: str
+    shuffle: bool
+    seed: int
+    accumulate: int
+
+
+class SweepArgs(NamedTuple):
+    """A sweep: the model (kind, dtype), the data size and the runs."""
+
+    model: str
+    n_samples: int
+    runs: list[RunArgs]
+
+
+MODEL_KINDS = ("linear", "softmax", "mlp-relu", "mlp-tanh")
+
+
+@st.composite
+def sweep_args(draw: st.DrawFn, max_runs: int = 4, max_samples: int = 60) -> SweepArgs:
+    """Draw a model kind, N and 1 … ``max_runs`` runs; batch sizes are shared by half the runs
+    (so that some runs are stacked in lockstep) and the optimiser terms vary."""
+    n = draw(st.integers(min_value=4, max_value=max_samples))
+    kind = draw(st.sampled_from(MODEL_KINDS))
+    shared_b = draw(st.integers(min_value=1, max_value=n))
+    shared_remainder = draw(policies)
+    runs = []
+    for _ in range(draw(st.integers(min_value=1, max_value=max_runs))):
+        same = draw(st.booleans())
+        remainder = shared_remainder if same else draw(policies)
+        b = shared_b if same else draw(st.integers(min_value=1, max_value=n))
+        momentum = draw(st.sampled_from([0.0, 0.0, 0.5, 0.9]))
+        runs.append(RunArgs(
+            lr=draw(st.sampled_from([0.01, 0.05, 0.2])),
+            momentum=momentum,
+            nesterov=momentum > 0 and draw(st.booleans()),
+            weight_decay=draw(st.sampled_from([0.0, 0.0, 1e-3])),
+            schedule=draw(st.booleans()),
+            batch_size=b,
+            epochs=draw(st.integers(min_value=1, max_value=3)),
+            remainder=remainder,
+            shuffle=draw(st.booleans()),
+            seed=draw(st.integers(min_value=0, max_value=2**31 - 1)),
+            accumulate=draw(st.sampled_from([1, 1, 2, 3])),
+        ))
+    return SweepArgs(kind, n, runs)

@@ -15,7 +15,6 @@ from companion.core.models import LinearRegression, SoftmaxRegression
 from companion.display.plots import plot_lr_sweep
 from companion.measure.lr_scaling import (
     LRSweep,
-    _walk,
     loglog_slope,
     lr_sweep,
     scaled_lr,
@@ -123,20 +122,6 @@ def test_diverged_runs_score_inf() -> None:
     sweep = lr_sweep(LinearRegression(3), X, y, [8], [0.01, 1e4], epochs=20, search=False)
     assert np.isfinite(sweep.loss[0, 0]) and sweep.loss[0, 1] == np.inf
     assert sweep.best_lr.tolist() == [0.01]
-
-
-def test_walk_stops_after_patience_misses() -> None:
-    calls: list[int] = []
-    values = np.array([9.0, 7.0, 5.0, 3.0, 4.0, 6.0, 8.0, 10.0, 1.0])
-
-    def run(j: int) -> float:
-        calls.append(j)
-        return float(values[j])
-
-    out = _walk(run, values.size, start=2, patience=2)
-    # Up from 2: 3 improves, 4 and 5 miss → stop; down from 2: 1 and 0 miss → stop.
-    assert calls == [2, 3, 4, 5, 1, 0]
-    assert np.isnan(out[6:]).all() and out[3] == 3.0  # the far dip at 8 is never seen
 
 
 def test_sweep_properties_with_an_all_diverged_row() -> None:

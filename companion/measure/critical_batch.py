@@ -54,6 +54,7 @@ from companion.core._validation import (
     check_seed,
 )
 from companion.core.models import check_model
+from companion.measure.lr_search import walk_grid
 from companion.measure.sampling import powers_of_two
 
 
@@ -347,6 +348,10 @@ class CriticalBatchResult:
             rate) first reaches the target (``None`` if not computed or not reached).
         seconds: Wall-clock time of the experiment.
         repeats: Runs averaged per ``(B, lr)``.
+        b_noise_start: McCandlish et al.'s ``B_noise = tr(HΣ) / GᵀHG`` at the starting
+            parameters (:func:`companion.measure.noise_scale.hessian_noise_scale`; ``None``
+            if not computed). ``B_simple`` is its ``H ∝ I`` approximation.
+        b_noise_end: ``B_noise`` at the parameters of ``b_simple_end``.
     """
 
     batch_sizes: np.ndarray
@@ -362,6 +367,8 @@ class CriticalBatchResult:
     b_simple_end: float | None
     seconds: float
     repeats: int = 1
+    b_noise_start: float | None = None
+    b_noise_end: float | None = None
 
     @property
     def b_crit(self) -> float:
@@ -381,7 +388,10 @@ class CriticalBatchResult:
             f"{self.fit.rms_log_residual:.2f})"
             + ("" if self.b_simple_start is None else
                f"; B_simple = {self.b_simple_start:.3g} at the start")
-            + ("" if self.b_simple_end is None else f", {self.b_simple_end:.3g} at the target"),
+            + ("" if self.b_simple_end is None else f", {self.b_simple_end:.3g} at the target")
+            + ("" if self.b_noise_start is None else
+               f"; B_noise = {self.b_noise_start:.3g} at the start")
+            + ("" if self.b_noise_end is None else f", {self.b_noise_end:.3g} at the target"),
             f"{'B':>6}   {'best lr':<8}  {'steps':<8}  {'examples':<9}  {'fit steps':<9}",
         ]
         for b, lr, s, e in zip(
@@ -403,37 +413,103 @@ DEFAULTS: dict[bool, dict[str, Any]] = {
 }
 
 
-def _tune(
-    run: Callable[[float, float], float | None], grid: np.ndarray, start: int, cap: int
+def _lockstep_steps(
+    model: Any, X: np.ndarray, y: np.ndarray, batch_size: int, lrs: np.ndarray, seeds: np.ndarray,
+    target: float, loss0: float, cap: int, every: int, repeats: int, budget: float,
 ) -> np.ndarray:
-    """Steps per learning rate, walking the grid from index ``start`` up, then down.
+    """Steps to ``target`` of many :func:`steps_to_loss` runs at once, trained in lockstep.
 
-    Each run is stopped once it needs more steps than the best so far (it cannot win). Once
-    some learning rate has reached the target, a direction is abandoned after two learning
-    rates in a row without improvement; before that the walk goes on (the start may be far
-    from the good range).
+    Run ``r`` is plain SGD at ``lrs[r]`` with the batch order of ``seeds[r]`` (the plan of
+    :func:`steps_to_loss`), all from ``model``'s parameters, as the rows of one stacked
+    parameter array (:mod:`companion.core.stacked`). Every ``every`` steps the full training
+    loss of each run is checked (diverged: not finite or above ``loss0``); a run under the
+    target is replayed from its last check one step at a time to find the exact step, as
+    :func:`steps_to_loss` does. Consecutive blocks of ``repeats`` runs share a learning rate
+    and are scored by their mean: a block is cut off (every run scores ``inf``) as soon as a
+    run in it diverges or passes ``cap``, or its mean can no longer come in at or under
+    ``budget`` (which tightens as blocks finish), as the sequential search cut runs off.
+
+    Returns:
+        Steps per run (float), ``inf`` where a run's block was cut off or did not reach the
+        target.
     """
-    out = np.full(grid.size, np.nan)
-    best = float(cap)
-    found = False
+    from companion.core.batching import BatchPlan
+    from companion.core.stacked import Stack, sgd_update
 
-    def attempt(j: int) -> bool:
-        nonlocal best, found
-        s = run(float(grid[j]), best)
-        out[j] = np.inf if s is None else s
-        if s is not None and s < best or (s is not None and not found):
-            best, found = s, True
-            return True
-        return False
+    stack = Stack(model)
+    n_runs = len(lrs)
+    n = len(X)
+    result = np.full(n_runs, np.inf)
+    ids = np.arange(n_runs)  # the runs still training, in the order of the stacked rows
+    theta = np.tile(model._flat, (n_runs, 1))
+    grad = np.empty_like(theta)
+    lr = lrs.astype(model.dtype)[:, None]
+    plans = [BatchPlan(n, batch_size, remainder="carry", shuffle=True, seed=int(s)) for s in seeds]
+    epoch, stream, offset = 0, np.empty((n_runs, 0), dtype=np.int64), 0
+    n_blocks = n_runs // repeats
+    reached = np.zeros(n_blocks)  # Σ steps of the block's finished runs
+    done = np.zeros(n_blocks, dtype=np.int64)  # how many of them
+    closed = np.zeros(n_blocks, dtype=bool)  # every run of the block reached the target
+    failed = np.zeros(n_blocks, dtype=bool)  # cut off
+    best = budget
 
-    attempt(start)
-    for direction in (1, -1):
-        misses, j = 0, start + direction
-        while 0 <= j < grid.size and misses < 2:
-            improved = attempt(j)
-            misses = 0 if improved or not found else misses + 1
-            j += direction
-    return out
+    def next_batches(count: int) -> np.ndarray:
+        nonlocal epoch, stream, offset
+        while stream.shape[1] - offset < count * batch_size:
+            fresh = np.stack([np.concatenate(p.epoch(epoch)) for p in plans])
+            stream = np.concatenate([stream[:, offset:], fresh], axis=1)
+            offset = 0
+            epoch += 1
+        out = stream[:, offset : offset + count * batch_size]
+        offset += count * batch_size
+        return out.reshape(n_runs, count, batch_size)
+
+    def sgd(theta: np.ndarray, idx: np.ndarray, lr: np.ndarray) -> None:
+        stack.forward_backward(theta, X.take(idx, 0), y.take(idx, 0), grad[: len(theta)])
+        sgd_update(theta, grad[: len(theta)], lr, theta)
+
+    step = 0
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        while ids.size and step < cap:
+            stop = min(cap, step + every)
+            idx = next_batches(stop - step)[ids]  # (runs, steps, B)
+            saved = theta.copy()
+            for k in range(stop - step):
+                sgd(theta, idx[:, k], lr)
+            loss = stack.loss(theta, X, y)
+            bad = ~np.isfinite(loss) | (loss > loss0)
+            hit = ~bad & (loss <= target)
+            for row in np.flatnonzero(hit):  # replay the stretch to find the exact step
+                one, one_lr = saved[row : row + 1].copy(), lr[row : row + 1]
+                first = stop
+                for k in range(stop - step if stop - step > 1 else 0):
+                    sgd(one, idx[row : row + 1, k], one_lr)
+                    if stack.loss(one, X, y)[0] <= target:
+                        first = step + k + 1
+                        break
+                result[ids[row]] = first
+                block = ids[row] // repeats
+                reached[block] += first
+                done[block] += 1
+            step = stop
+            block_of = ids // repeats
+            dead = np.zeros(n_blocks, dtype=bool)
+            dead[block_of[bad]] = True
+            limit = np.floor(best * repeats)
+            newly = (done == repeats) & ~closed
+            dead |= newly & (reached > limit)  # finished, but over the budget
+            for block in np.flatnonzero(newly & ~dead):
+                best = min(best, reached[block] / repeats)
+            closed |= newly
+            limit = np.floor(best * repeats)
+            dead |= ~closed & (reached + step * (repeats - done) > limit)  # cannot win any more
+            dead &= ~failed
+            failed |= dead
+            keep = ~(bad | hit | dead[block_of])
+            ids, theta, lr = ids[keep], theta[keep], lr[keep]
+    blocks = result.reshape(n_blocks, repeats)
+    blocks[failed | ~closed] = np.inf
+    return blocks.ravel()
 
 
 def critical_batch_experiment(
@@ -449,6 +525,7 @@ def critical_batch_experiment(
     quick: bool = False,
     seed: int = 0,
     noise_scale: bool = True,
+    b_noise: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> CriticalBatchResult:
     """Measure steps and examples to a target loss per batch size; fit the frontier.
@@ -460,7 +537,9 @@ def critical_batch_experiment(
     so far, and gives up a direction after two learning rates in a row that do not improve.
     The best learning rate is the one with the fewest steps. :func:`fit_frontier` then gives
     ``S_min``, ``E_min`` and ``B_crit``; for comparison ``B_simple`` is computed exactly at
-    the parameters where full-batch gradient descent reaches the target.
+    the parameters where full-batch gradient descent reaches the target, and with
+    ``b_noise=True`` beside it ``B_noise = tr(HΣ)/GᵀHG`` (the noise scale McCandlish et al.
+    relate to ``B_crit``) at the same two points.
 
     Args:
         X: Training inputs; default the training split of
@@ -481,6 +560,9 @@ def critical_batch_experiment(
         quick: Smaller grids and a single run per point, for tests and notebooks.
         seed: Seed of the first batch order (every ``(B, lr)`` uses the same orders).
         noise_scale: Also compute ``B_simple`` (needs ``per_sample_grads``).
+        b_noise: Also compute ``B_noise = tr(HΣ)/GᵀHG`` at the same two points (needs
+            ``noise_scale``; it forms the Hessian from ``n_params`` Hessian-vector products,
+            about two seconds each point for softmax regression on the digits).
         progress: Called with a short message after each batch size (e.g. ``print``).
 
     Returns:
@@ -489,6 +571,7 @@ def critical_batch_experiment(
     t0 = time.perf_counter()
     quick = check_bool(quick, "quick")
     noise_scale = check_bool(noise_scale, "noise_scale")
+    b_noise = check_bool(b_noise, "b_noise")
     if (X is None) != (y is None):
         raise ValueError("X and y must be given together (or both left as None for digits)")
     if X is None:
@@ -529,25 +612,23 @@ def critical_batch_experiment(
 
     table = np.full((sizes_arr.size, grid.size), np.nan)
     start = grid.size - 1
+    Xm, ym = model._check_Xy(X, y)
+    loss0 = float(model.loss(Xm, ym))
+    seeds = base + np.arange(repeats)
     for i in np.argsort(-sizes_arr, kind="stable"):
         b = int(sizes_arr[i])
 
-        def run(lr: float, budget: float, b: int = b) -> float | None:
-            # Mean over the seeds; stop as soon as that mean cannot come in under budget.
-            total = 0
-            for k in range(repeats):
-                left = int(np.floor(budget * repeats)) - total
-                if left < 1:
-                    return None
-                s = steps_to_loss(
-                    model, X, y, b, lr, target, max_steps=min(cap, left), seed=base + k
-                )
-                if s is None:
-                    return None
-                total += s
-            return total / repeats
+        def evaluate(indices: list[int], best: float, b: int = b) -> np.ndarray:
+            # Every (lr, seed) of the window in lockstep; the score is the mean over seeds.
+            if loss0 <= target:
+                return np.zeros(len(indices))
+            steps = _lockstep_steps(
+                model, Xm, ym, b, np.repeat(grid[indices], repeats), np.tile(seeds, len(indices)),
+                target, loss0, cap, max(1, n // (8 * b)), repeats, min(best, float(cap)),
+            ).reshape(len(indices), repeats)
+            return np.where(np.isfinite(steps).all(axis=1), steps.mean(axis=1), np.inf)
 
-        table[i] = _tune(run, grid, start, cap)
+        table[i] = walk_grid(evaluate, grid.size, start, patience=2)
         if np.isfinite(table[i]).any():
             start = int(np.nanargmin(table[i]))
         if progress is not None:
@@ -559,12 +640,14 @@ def critical_batch_experiment(
     steps = np.where(reached, filled[np.arange(sizes_arr.size), best_j], np.inf)
     examples = sizes_arr * steps
     fit = fit_frontier(steps, examples)
-    b_start = b_end = None
+    b_start = b_end = noise_start = noise_end = None
     if noise_scale:
-        b_start = _noise_scale_after(model, X, y, 0, 0.0)
+        b_start, noise_start = _noise_scale_after(model, X, y, 0, 0.0, b_noise)
         if n in sizes_arr and reached[sizes_arr == n].any():
             j = int(np.flatnonzero(sizes_arr == n)[0])
-            b_end = _noise_scale_after(model, X, y, int(round(steps[j])), float(best_lr[j]))
+            b_end, noise_end = _noise_scale_after(
+                model, X, y, int(round(steps[j])), float(best_lr[j]), b_noise
+            )
     return CriticalBatchResult(
         batch_sizes=sizes_arr,
         lrs=grid,
@@ -579,16 +662,122 @@ def critical_batch_experiment(
         b_simple_end=b_end,
         seconds=time.perf_counter() - t0,
         repeats=repeats,
+        b_noise_start=noise_start,
+        b_noise_end=noise_end,
     )
 
 
-def _noise_scale_after(model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float) -> float:
-    """``B_simple`` after ``steps`` full-batch gradient-descent steps of size ``lr``."""
-    from companion.measure.noise_scale import simple_noise_scale
+def _noise_scale_after(
+    model: Any, X: np.ndarray, y: np.ndarray, steps: int, lr: float, b_noise: bool
+) -> tuple[float, float | None]:
+    """``(B_simple, B_noise or None)`` after ``steps`` full-batch gradient-descent steps of size
+    ``lr``."""
+    from companion.measure.noise_scale import hessian_noise_scale, simple_noise_scale
 
     m = model.copy()
     for _ in range(steps):
         _, grads = m.loss_and_grad(X, y)
         for name in m.param_names:
             m.params[name] -= lr * grads[name]
-    return simple_noise_scale(m.per_sample_grads(X, y))
+    return (simple_noise_scale(m.per_sample_grads(X, y)),
+            hessian_noise_scale(m, X, y) if b_noise else None)
+
+
+@dataclass(frozen=True)
+class BCritInterval:
+    """``B_crit`` measured from several independent sets of batch orders, on two grids.
+
+    Attributes:
+        seeds: The first batch-order seed of each measurement (each uses ``repeats``
+            consecutive orders from it, so no two measurements share an order).
+        b_crit: ``B_crit`` per seed on the learning-rate grid given.
+        b_crit_refined: ``B_crit`` per seed on the grid refined to half its log spacing
+            (the geometric mean inserted between neighbours), or ``None`` if not measured.
+        lrs: The grid.
+        results: The :class:`CriticalBatchResult` of each seed (grid given).
+    """
+
+    seeds: tuple[int, ...]
+    b_crit: np.ndarray
+    b_crit_refined: np.ndarray | None
+    lrs: np.ndarray
+    results: tuple[CriticalBatchResult, ...]
+
+    def interval(self, refined: bool = False, level: float = 0.95) -> tuple[float, float, float]:
+        """Mean of ``log B_crit`` over the seeds with its Student-t interval, back in ``B``.
+
+        Returns:
+            ``(geometric mean, low, high)``.
+        """
+        from scipy.stats import t as student_t
+
+        values = self.b_crit_refined if refined else self.b_crit
+        if values is None:
+            raise ValueError("the refined grid was not measured (refine=False)")
+        logs = np.log(values)
+        k = logs.size
+        centre = float(logs.mean())
+        if k < 2:
+            return float(np.exp(centre)), float("nan"), float("nan")
+        half = float(student_t.ppf(0.5 + level / 2, k - 1) * logs.std(ddof=1) / np.sqrt(k))
+        return float(np.exp(centre)), float(np.exp(centre - half)), float(np.exp(centre + half))
+
+
+def refine_grid(lrs: Sequence[float]) -> np.ndarray:
+    """The grid with the geometric mean of each pair of neighbours inserted.
+
+    >>> refine_grid([1.0, 4.0, 16.0]).tolist()
+    [1.0, 2.0, 4.0, 8.0, 16.0]
+    """
+    grid = np.sort(np.asarray(lrs, dtype=np.float64))
+    mids = np.sqrt(grid[:-1] * grid[1:])
+    return np.sort(np.concatenate([grid, mids]))
+
+
+def critical_batch_interval(
+    X: Any = None,
+    y: Any = None,
+    *,
+    n_seeds: int = 5,
+    refine: bool = True,
+    lrs: Sequence[float] | None = None,
+    repeats: int = 4,
+    **settings: Any,
+) -> BCritInterval:
+    """``B_crit`` from ``n_seeds`` independent measurements, and again on a refined grid.
+
+    Each measurement is :func:`critical_batch_experiment` with its own batch orders
+    (seed ``k·repeats`` for measurement ``k``, so the ``repeats`` orders averaged per point
+    never overlap between measurements); the spread over measurements gives the interval
+    (:meth:`BCritInterval.interval`), and repeating them on the grid refined to half its log
+    spacing (:func:`refine_grid`) shows whether the answer still moves with the grid.
+
+    Args:
+        X: Training inputs (default: the digits, as in :func:`critical_batch_experiment`).
+        y: Training labels.
+        n_seeds: Independent measurements (>= 2 for an interval).
+        refine: Also measure on the refined grid.
+        lrs: The grid (default: the full setting's, 0.025·√2^k).
+        repeats: Batch orders averaged per point in each measurement.
+        **settings: Passed on to :func:`critical_batch_experiment` (``batch_sizes``,
+            ``target_loss``, ``model``, ``max_steps``).
+
+    Returns:
+        A :class:`BCritInterval`.
+    """
+    k = check_positive_int(n_seeds, "n_seeds")
+    refine = check_bool(refine, "refine")
+    r = check_positive_int(repeats, "repeats")
+    grid = np.array(DEFAULTS[False]["lrs"] if lrs is None else lrs, dtype=np.float64)
+    seeds = tuple(i * r for i in range(k))
+    settings.setdefault("noise_scale", False)
+
+    def measure(g: np.ndarray) -> list[CriticalBatchResult]:
+        return [critical_batch_experiment(X, y, lrs=g, repeats=r, seed=s, **settings)
+                for s in seeds]
+
+    results = measure(grid)
+    refined = (np.array([res.b_crit for res in measure(refine_grid(grid))])
+               if refine else None)
+    return BCritInterval(seeds, np.array([res.b_crit for res in results]), refined,
+                         np.sort(grid), tuple(results))

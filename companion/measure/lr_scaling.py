@@ -43,6 +43,7 @@ from companion.core._validation import (
     check_seed,
 )
 from companion.core.models import check_model
+from companion.measure.lr_search import walk_grid
 
 #: The scaling rules understood by :func:`scaled_lr`, with the exponent of ``B/B₀``.
 RULES: dict[str, float] = {"linear": 1.0, "sqrt": 0.5}
@@ -176,40 +177,23 @@ class LRSweep:
         return "\n".join(lines)
 
 
-def _run(model: Any, X: Any, y: Any, batch_size: int, lr: float, epochs: int,
-         seed: int | None) -> float:
-    """Last-epoch training loss of a fresh copy of ``model``; ``inf`` if training diverged."""
+def _scores(model: Any, X: Any, y: Any, batch_size: int, lrs: Sequence[float], epochs: int,
+            seed: int | None) -> list[float]:
+    """Last-epoch training loss of fresh copies of ``model``, one per learning rate, trained
+    together by :func:`companion.core.sweep.sweep`; ``inf`` where training diverged."""
     from companion.core.optim import SGD
-    from companion.core.training import fit
+    from companion.core.sweep import sweep
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # divergence is recorded as inf
-        history = fit(model.copy(), X, y, batch_size=batch_size, epochs=epochs,
-                      optimizer=SGD(lr), seed=seed, progress=False)
-    loss = history.history["loss"][-1] if history.history["loss"] else np.inf
-    if history.stop_reason == "diverged" or not np.isfinite(loss):
-        return float(np.inf)
-    return float(loss)
-
-
-def _walk(run: Any, n_lrs: int, start: int, patience: int) -> np.ndarray:
-    """Losses on the grid, walking up from ``start`` and then down from it.
-
-    A direction stops after ``patience`` learning rates in a row that do not beat the best
-    loss so far (or at the end of the grid).
-    """
-    out = np.full(n_lrs, np.nan)
-    out[start] = run(start)
-    best = out[start]
-    for step in (1, -1):
-        misses, j = 0, start + step
-        while 0 <= j < n_lrs and misses < patience:
-            out[j] = run(j)
-            if out[j] < best:
-                best, misses = out[j], 0
-            else:
-                misses += 1
-            j += step
+        histories = sweep([model.copy() for _ in lrs], X, y, batch_size=batch_size,
+                          epochs=epochs, optimizers=[SGD(float(lr)) for lr in lrs], seeds=seed,
+                          progress=False)
+    out = []
+    for history in histories:
+        loss = history.history["loss"][-1] if history.history["loss"] else np.inf
+        diverged = history.stop_reason == "diverged" or not np.isfinite(loss)
+        out.append(float(np.inf) if diverged else float(loss))
     return out
 
 
@@ -236,10 +220,12 @@ def lr_sweep(
     With ``search=True`` the grid is not run in full: the batch sizes are taken in increasing
     order, and each search starts at the grid value nearest to what the **linear rule**
     predicts from the previous batch size's tuned rate (the first starts at ``start_lr``,
-    default the grid's middle), walks up the grid until ``patience`` rates in a row fail to
-    beat the best loss so far, then walks down the same way. On a loss that is U-shaped in
-    ``log η`` this finds the grid's best rate in a handful of runs. ``search=False`` runs
-    every ``(B, η)`` pair.
+    default the grid's middle) and widens until ``patience`` rates on each side of the best
+    fail to beat it (:func:`companion.measure.lr_search.walk_grid`). On a loss that is
+    U-shaped in ``log η`` this finds the grid's best rate in a handful of runs.
+    ``search=False`` runs every ``(B, η)`` pair. The runs of one batch size train together
+    in lockstep (:func:`companion.core.sweep.sweep`), with the results of separate ``fit``
+    calls.
 
     Args:
         model: A :mod:`companion.core.models` model: the starting point (never changed).
@@ -251,7 +237,7 @@ def lr_sweep(
         seed: Seed of the batch order of every run.
         start_lr: Where the search for the smallest batch size starts (nearest grid value).
         search: Walk the grid (True) or run all of it (False).
-        patience: Rates in a row without improvement before a direction is abandoned.
+        patience: Rates beyond the best to try on each side.
 
     Returns:
         An :class:`LRSweep`.
@@ -285,16 +271,13 @@ def lr_sweep(
     table = np.full((sizes.size, grid.size), np.nan)
     for i, b in enumerate(sizes):
 
-        def run(j: int, b: int = int(b)) -> float:
-            return _run(model, X, y, b, float(grid[j]), n_epochs, seed)
+        def evaluate(indices: list[int], best: float, b: int = int(b)) -> list[float]:
+            return _scores(model, X, y, b, grid[indices], n_epochs, seed)
 
-        if not search:
-            table[i] = [run(j) for j in range(grid.size)]
-            continue
-        if i > 0:
+        if search and i > 0:
             prev = LRSweep(sizes[:i], grid, table[:i], n_epochs, seed).best_lr[-1]
             if np.isfinite(prev):
                 guess = np.log(prev * b / sizes[i - 1])
                 start = int(np.argmin(np.abs(log_grid - guess)))
-        table[i] = _walk(run, grid.size, start, wait)
+        table[i] = walk_grid(evaluate, grid.size, start, wait if search else None)
     return LRSweep(sizes, grid, table, n_epochs, seed)

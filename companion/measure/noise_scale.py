@@ -64,6 +64,48 @@ def simple_noise_scale(per_sample: Any) -> float:
     return covariance_trace(g) / g_sq if g_sq > 0 else float("inf")
 
 
+def hessian_noise_scale(model: Any, X: Any, y: Any, *, eps: float = 1e-5) -> float:
+    """Exact ``B_noise = tr(HΣ) / GᵀHG`` of McCandlish et al. at the model's parameters.
+
+    ``B_simple`` (:func:`simple_noise_scale`) is the special case ``H ∝ I``. Here ``H`` is the
+    Hessian of the mean training loss, built column by column from Hessian-vector products
+    (:func:`companion.measure.curvature.hessian_vector_product`, central differences) and
+    symmetrised; ``Σ`` is the population covariance of the per-sample gradients (``1/N``, as
+    in :func:`simple_noise_scale`). ``inf`` when ``GᵀHG <= 0``.
+
+    Args:
+        model: A :mod:`companion.core.models` model with ``per_sample_grads``.
+        X: Training inputs.
+        y: Training targets.
+        eps: Finite-difference step of the Hessian-vector products.
+
+    Returns:
+        ``B_noise`` as a float.
+
+    >>> from companion.core.models import LinearRegression
+    >>> m = LinearRegression(1)
+    >>> m.set_flat(np.array([0.0, 0.0]))
+    >>> X, y = np.array([[1.0], [-1.0], [2.0]]), np.array([1.0, 0.0, 3.0])
+    >>> b_noise = hessian_noise_scale(m, X, y)
+    >>> g = m.per_sample_grads(X, y); G = g.mean(0); D = g - G  # the exact MSE Hessian:
+    >>> H = 2 * np.array([[np.mean(X[:, 0] ** 2), X[:, 0].mean()], [X[:, 0].mean(), 1.0]])
+    >>> bool(np.isclose(b_noise, np.trace(H @ (D.T @ D / 3)) / (G @ H @ G), rtol=1e-8))
+    True
+    """
+    from companion.measure.curvature import hessian_vector_product
+
+    g = check_per_sample(model.per_sample_grads(X, y))
+    n, p = g.shape
+    big_g = g.mean(axis=0)
+    centred = g - big_g
+    eye = np.eye(p)
+    H = np.stack([hessian_vector_product(model, X, y, eye[j], eps=eps) for j in range(p)])
+    H = (H + H.T) / 2
+    tr_h_sigma = float(np.einsum("ij,ij->", centred @ H, centred)) / n
+    curv = float(big_g @ H @ big_g)
+    return tr_h_sigma / curv if curv > 0 else float("inf")
+
+
 def variance_factor(batch_size: int, n_samples: int | None = None) -> float:
     """``c(B)`` in ``E‖ĝ_B‖² = ‖G‖² + tr Σ · c(B)``.
 

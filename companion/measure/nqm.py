@@ -343,6 +343,18 @@ def _steps_or_inf(q: NoisyQuadratic, lr: float, b: int, target: float, cap: int)
     return float("inf") if s is None else float(s)
 
 
+def _grid_steps(q: NoisyQuadratic, grid: np.ndarray, b: int, target: float, cap: int) -> np.ndarray:
+    """Steps to ``target`` for every step size of ``grid``, through the search every experiment
+    shares (:func:`companion.measure.lr_search.walk_grid`; the exact NQM is cheap, so the
+    whole grid is scored before the golden-section refinement)."""
+    from companion.measure.lr_search import walk_grid
+
+    def evaluate(indices: list[int], best: float) -> list[float]:
+        return [_steps_or_inf(q, float(grid[j]), b, target, cap) for j in indices]
+
+    return walk_grid(evaluate, len(grid), start=0, patience=None)
+
+
 def tune_lr(
     nqm: NoisyQuadratic,
     batch_size: int,
@@ -388,16 +400,16 @@ def tune_lr(
                            example="[0.1, 0.5]")
         if not cands:
             raise ValueError("lrs must hold at least one step size; got an empty sequence")
-        steps = [_steps_or_inf(q, v, b, tgt, cap) for v in cands]
+        steps = _grid_steps(q, np.array(cands), b, tgt, cap)
         i = int(np.argmin(steps))
-        return cands[i], steps[i]
+        return cands[i], float(steps[i])
     grid = np.geomspace(q.max_lr * 1e-6, q.max_lr * 0.999, 41 if quick else 81)
     # Large batches want step sizes close to the stability limit, where a geometric grid is
     # sparse: add fractions of 2/h_max there (1/h_max, at 0.5, zeroes the stiffest
     # coordinate in one step).
     near_limit = q.max_lr * np.array([0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])
     grid = np.unique(np.concatenate([grid, near_limit]))
-    steps = np.array([_steps_or_inf(q, float(v), b, tgt, cap) for v in grid])
+    steps = _grid_steps(q, grid, b, tgt, cap)
     i = int(np.argmin(steps))
     best_lr, best = float(grid[i]), float(steps[i])
     if not np.isfinite(best) or quick:

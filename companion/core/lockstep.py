@@ -1,0 +1,619 @@
+"""The lockstep trainer behind :func:`companion.core.sweep.sweep`: one group of runs at once.
+
+A group is runs that share the model's architecture and dtype, the batch size, the remainder
+policy, the accumulation and the optimiser's terms. :class:`_Lockstep` keeps their flat
+parameters as the rows of one ``(K, P)`` array (:mod:`companion.core.stacked`), steps them
+together, and keeps each run's events to itself: divergence, a callback stopping,
+interrupting or failing its run. The rules it shares with
+:func:`companion.core.training.fit` (how many updates, the History it builds, the divergence
+test, the messages) are each one function at the top of this module, to keep them aligned
+with ``training.py``.
+
+>>> from companion.core.batching import BatchPlan
+>>> _fit_updates(BatchPlan(10, 4, remainder="carry", shuffle=False), n_epochs=4, k=1)
+[2, 3, 2, 3]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from companion.core.batching import BatchPlan
+from companion.core.callbacks import Callback
+from companion.core.history import History
+from companion.core.models import Model
+from companion.core.optim import SGD
+from companion.core.stacked import Stack, sgd_update, signature
+
+_REFRESH_SECONDS = 0.25
+
+
+# -- what fit does, mirrored: each rule in one function, to keep aligned with training.py ----
+def _fit_updates(plan: BatchPlan, n_epochs: int, k: int) -> list[int]:
+    """Updates per epoch, as :func:`companion.core.training.fit` counts them."""
+    if plan.remainder == "carry":
+        return [-(-plan.steps_in_epoch(e) // k) for e in range(n_epochs)]
+    return [-(-plan.steps_per_epoch // k)] * n_epochs
+
+
+def _update_sizes(sizes: tuple[int, ...], k: int) -> list[int]:
+    """Samples per update when ``k`` consecutive batches make one update (as fit)."""
+    return [sum(sizes[i : i + k]) for i in range(0, len(sizes), k)]
+
+
+def _fit_history(model: Model, plan: BatchPlan, n_epochs: int, k: int, optimizer: SGD,
+                 has_val: bool) -> tuple[History, list[int]]:
+    """The empty History fit builds before training (metrics, capacity, settings)."""
+    updates = _fit_updates(plan, n_epochs, k)
+    metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
+    metrics += ["val_" + m for m in metrics] if has_val else []
+    history = History(metrics, capacity=sum(updates))
+    history.plan, history.model = plan, model
+    history.params = {
+        "n_samples": plan.n_samples, "batch_size": plan.batch_size, "epochs": n_epochs,
+        "remainder": plan.remainder, "shuffle": plan.shuffle, "seed": plan.seed,
+        "accumulate": k, "steps": sum(updates), "optimizer": repr(optimizer),
+    }
+    return history, updates
+
+
+def _diverged_before_message(row: int, epoch: int, loss: float, sq_norm: float, lr: float,
+                             restored: bool) -> str:
+    """fit's message when a batch loss or gradient is not finite (the update is skipped)."""
+    undone = " (the previous update had made them non-finite, so it was undone)" if restored else ""
+    return (
+        f"Training diverged at step {row + 1} (epoch {epoch}): the batch loss is {loss!r} "
+        f"and the gradient norm is {math.sqrt(sq_norm)!r}. "
+        f"The parameters were left as they were before this update{undone}. "
+        f"Try a smaller learning rate (lr was {lr:g})."
+    )
+
+
+def _diverged_after_message(rows: int, epoch: int, lr: float) -> str:
+    """fit's message when an epoch's last update made the parameters non-finite."""
+    return (
+        f"Training diverged at step {rows} (epoch {epoch}): the update made the "
+        f"parameters non-finite, so it was undone. Try a smaller learning rate "
+        f"(lr was {lr:g})."
+    )
+
+
+def _interrupted_message(epoch: int, rows: int) -> str:
+    return (
+        f"Training interrupted (KeyboardInterrupt) in epoch {epoch} after "
+        f"{rows} steps; the history so far is returned"
+    )
+
+
+def _early_stop_message(epoch: int, rows: int) -> str:
+    return f"Training stopped by a callback in epoch {epoch} after {rows} steps"
+
+
+# -- the runs ----------------------------------------------------------------------------------
+@dataclass
+class _Run:
+    """One run's arguments, checked."""
+
+    index: int
+    model: Model
+    optimizer: SGD
+    batch_size: int | None
+    epochs: int
+    remainder: str
+    shuffle: bool
+    seed: int | None
+    accumulate: int
+    callbacks: list[Callback]
+    plan: BatchPlan = field(init=False)
+
+    def describe(self) -> str:
+        """The run's arguments in words, for error messages."""
+        return (
+            f"run {self.index} (model={self.model!r}, optimizer={self.optimizer!r}, "
+            f"batch_size={self.batch_size}, epochs={self.epochs}, remainder={self.remainder!r}, "
+            f"shuffle={self.shuffle}, seed={self.seed}, accumulate={self.accumulate})"
+        )
+
+    def group_key(self) -> tuple:
+        opt = self.optimizer
+        return (
+            signature(self.model), self.plan.batch_size, self.plan.remainder, self.accumulate,
+            opt.momentum > 0, opt.nesterov, opt.weight_decay > 0,
+        )
+
+
+@dataclass
+class _Outcome:
+    index: int
+    history: History | None
+    error: BaseException | None = None
+    error_text: str = ""
+    model: Model | None = None
+    optimizer: SGD | None = None
+    callbacks: list[Callback] | None = None
+
+
+# -- one lockstep group ---------------------------------------------------------------------
+class _RunState:
+    """What the lockstep loop keeps per run besides its row of the stacked arrays."""
+
+    def __init__(self, run: _Run, history: History, updates: list[int]) -> None:
+        self.run, self.history, self.updates = run, history, updates
+        self.n_epochs = len(updates)
+        opt = run.optimizer
+        self.t_start = opt.iterations
+        self.schedule = callable(opt.lr)
+        self.step_callbacks = [
+            cb for cb in run.callbacks if type(cb).on_step_end is not Callback.on_step_end
+        ]
+        self.epoch = 0
+        self.rows = 0
+        self.flushed = 0  # rows already written into the history's StepLog
+        self.first = 0  # row of the current epoch's first update
+        self.done = False
+        self.error: BaseException | None = None
+        self.error_text = ""
+
+
+class _Lockstep:
+    """Train the runs of one group in lockstep (see the module docstring)."""
+
+    def __init__(self, runs: list[_Run], X: Any, y: Any, val: Any,
+                 on_progress: Callable[[int, int], None] | None = None) -> None:
+        template = runs[0].model
+        self.stack = Stack(template)
+        self.X, self.y = template._check_Xy(X, y)
+        self.val = None if val is None else template._check_Xy(*val, "validation_data[0]",
+                                                               "validation_data[1]")
+        self.runs = runs
+        self.on_progress = on_progress
+        self.k = runs[0].accumulate
+        opt0 = runs[0].optimizer
+        self.momentum_on, self.nesterov, self.decay_on = (
+            opt0.momentum > 0, opt0.nesterov, opt0.weight_decay > 0
+        )
+        self.dtype = template.dtype
+        self.interrupted_all = False
+
+    # -- setup -------------------------------------------------------------------------------
+    def _start(self) -> None:
+        self.states: list[_RunState] = []
+        for run in self.runs:
+            history, updates = _fit_history(run.model, run.plan, run.epochs, run.accumulate,
+                                            run.optimizer, self.val is not None)
+            self.states.append(_RunState(run, history, updates))
+        for st in self.states:
+            for cb in st.run.callbacks:
+                cb.history = st.history
+            for cb in st.run.callbacks:
+                if not self._call(st, cb.on_train_begin, st.history):
+                    break
+        plan = self.runs[0].plan
+        self.n_epochs = max(st.n_epochs for st in self.states)
+        self.micro_sizes = [plan._sizes(e) for e in range(self.n_epochs)]
+        self.update_sizes = [
+            list(s) if self.k == 1 else _update_sizes(s, self.k) for s in self.micro_sizes
+        ]
+        total = sum(len(s) for s in self.update_sizes)
+        self.g_epoch = np.repeat(np.arange(self.n_epochs), [len(s) for s in self.update_sizes])
+        self.g_size = np.array([b for s in self.update_sizes for b in s], dtype=np.int64)
+        self.g_seen = np.cumsum(self.g_size, dtype=np.int64)
+        n_runs = len(self.runs)
+        self.rec_loss = np.full((total, n_runs), np.nan)
+        self.rec_norm = np.full((total, n_runs), np.nan)
+        self.rec_lr = np.full((total, n_runs), np.nan)
+        self.rec_time = np.zeros(total)
+        # per-run rows of the stacked arrays, for the runs still training ("slots")
+        self.slots = np.array([i for i, st in enumerate(self.states) if not st.done],
+                              dtype=np.int64)
+        dt = self.dtype
+        self.theta = np.stack([r.model._flat for r in self.runs]).astype(dt, copy=False)
+        self.theta = self.theta[self.slots].copy()
+        self.prev = np.empty_like(self.theta)
+        self.grad = np.empty_like(self.theta)
+        self.micro = np.empty_like(self.theta) if self.k > 1 else self.grad
+        opts = [self.states[s].run.optimizer for s in self.slots]
+        self.lr_rec = np.array([o.current_lr if not callable(o.lr) else math.nan for o in opts])
+        self.lr = self.lr_rec.astype(dt)[:, None]
+        self.mu = np.array([o.momentum for o in opts], dtype=dt)[:, None]
+        self.wd = np.array([o.weight_decay for o in opts], dtype=dt)[:, None]
+        self.buf = self.prev_buf = None
+        if self.momentum_on:
+            self.buf = np.zeros_like(self.theta)
+            for row, o in enumerate(opts):
+                if "params" in o._buffers:
+                    self.buf[row] = o._buffers["params"]
+            self.prev_buf = np.empty_like(self.buf)
+            self.has_buf = np.array(["params" in o._buffers for o in opts])
+        self.loss_sum = np.zeros(len(self.slots))
+        self.batch_mean_sum = np.zeros(len(self.slots))
+        self.n_correct = np.zeros(len(self.slots), dtype=np.int64)
+        self.writing = None  # the array an update is being written to
+        self.applying = -1  # row whose update is being applied (for Ctrl-C consistency)
+        self.row = 0
+        self._refresh_flags()
+        self.t0 = time.perf_counter()
+
+    # -- per-run bookkeeping --------------------------------------------------------------------
+    def _call(self, st: _RunState, hook: Callable[..., Any], *args: Any) -> bool:
+        """Call one run's callback hook; False if it ended that run (interrupt or error)."""
+        try:
+            hook(*args)
+        except KeyboardInterrupt:
+            self._mark_interrupted(st)
+            return False
+        except Exception as exc:  # the run fails alone
+            st.error, st.error_text = exc, traceback.format_exc()
+            st.done = True
+            return False
+        return True
+
+    def _mark_interrupted(self, st: _RunState) -> None:
+        h = st.history
+        h.interrupted = True
+        h.stop_reason = "interrupted"
+        h.message = _interrupted_message(st.epoch, st.rows)
+        warnings.warn(f"run {st.run.index}: {h.message}", UserWarning, stacklevel=2)
+        st.done = True
+
+    def _st(self, slot: int) -> _RunState:
+        """The state of the run in ``slot`` (still training), its row count brought up to date."""
+        st = self.states[self.slots[slot]]
+        st.rows = self.row
+        return st
+
+    def _refresh_flags(self) -> None:
+        active = [self.states[p] for p in self.slots]
+        self.scheduled = [s for s, st in enumerate(active) if st.schedule]
+        self.all_active = len(self.slots) == len(self.states)
+        self.has_step_callbacks = any(st.step_callbacks for st in active)
+
+    def _sync_model(self, slot: int) -> None:
+        np.copyto(self.states[self.slots[slot]].run.model._flat, self.theta[slot])
+
+    def _sync_back(self, slot: int) -> None:
+        np.copyto(self.theta[slot], self.states[self.slots[slot]].run.model._flat)
+
+    def _flush(self, st: _RunState, pos: int) -> None:
+        """Write the run's rows recorded since the last flush into its History's StepLog."""
+        a, n = st.flushed, st.rows
+        if n > a:
+            cols = st.history.steps._columns
+            cols["step"][a:n] = np.arange(a + 1, n + 1)
+            cols["epoch"][a:n] = self.g_epoch[a:n]
+            cols["batch_size"][a:n] = self.g_size[a:n]
+            cols["samples_seen"][a:n] = self.g_seen[a:n]
+            cols["loss"][a:n] = self.rec_loss[a:n, pos]
+            cols["grad_norm"][a:n] = self.rec_norm[a:n, pos]
+            cols["lr"][a:n] = self.rec_lr[a:n, pos]
+            cols["time"][a:n] = self.rec_time[a:n]
+            st.flushed = n
+        st.history.steps._n = n
+
+    def _end_epoch(self, slot: int, epoch: int) -> None:
+        """fit's ``_end_epoch`` for one run: metrics, validation, ``on_epoch_end``."""
+        pos = int(self.slots[slot])
+        st = self._st(slot)
+        history, model = st.history, st.run.model
+        n, updates = self.n_seen, st.rows - st.first
+        self._sync_model(slot)
+        logs = {"loss": float(self.loss_sum[slot]) / n if n else math.nan}
+        if model.is_classifier:
+            logs["accuracy"] = int(self.n_correct[slot]) / n if n else math.nan
+        if self.val is not None:
+            val_loss, val_correct = model._evaluate(*self.val)
+            logs["val_loss"] = val_loss
+            if model.is_classifier:
+                logs["val_accuracy"] = val_correct / len(self.val[1])
+        for key, value in logs.items():
+            history.history[key].append(value)
+        history.history_batch_mean_loss.append(
+            float(self.batch_mean_sum[slot]) / updates if updates else math.nan
+        )
+        history.epoch.append(epoch)
+        self._flush(st, pos)
+        for cb in st.run.callbacks:
+            if not self._call(st, cb.on_epoch_end, epoch, dict(logs)):
+                break
+        self._sync_back(slot)
+
+    def _close_epoch(self, slot: int, epoch: int, finished: bool) -> None:
+        """After a run's epoch (or the part it ran): the after-update check and the metrics."""
+        st = self._st(slot)
+        updates = st.rows - st.first
+        if st.history.stop_reason != "diverged" and updates and not np.isfinite(
+            self.theta[slot]
+        ).all():
+            np.copyto(self.theta[slot], self.prev[slot])
+            self._stop_diverged(st, _diverged_after_message(
+                st.rows, epoch, float(self.rec_lr[st.rows - 1, self.slots[slot]])))
+        if finished or updates:
+            self._end_epoch(slot, epoch)
+
+    def _stop_diverged(self, st: _RunState, message: str) -> None:
+        st.history.stop_reason, st.history.message = "diverged", message
+        warnings.warn(f"run {st.run.index}: {message}", RuntimeWarning, stacklevel=2)
+
+    def _wants_stop(self, st: _RunState) -> bool:
+        return st.done or st.history.stop_training or st.history.stop_reason == "diverged"
+
+    def _finish(self, st: _RunState, slot: int | None) -> None:
+        """End one run: parameters and optimiser state out, history closed, on_train_end."""
+        pos = self.states.index(st)
+        run, history = st.run, st.history
+        opt = run.optimizer
+        if slot is not None:
+            self._sync_model(slot)
+            if self.momentum_on and (self.has_buf[slot] or st.rows):
+                opt._buffers["params"] = self.buf[slot].copy()
+        opt._t = st.t_start + st.rows
+        self._flush(st, pos)
+        st.done = True
+        if st.error is not None:
+            return
+        if history.stop_reason == "running":
+            history.stop_reason = "early_stopping" if history.stop_training else "completed"
+            if history.stop_training and not history.message:
+                history.message = _early_stop_message(st.epoch, st.rows)
+        for cb in run.callbacks:
+            if not self._call(st, cb.on_train_end, history):
+                break
+        if self.on_progress is not None:
+            self.on_progress(1, 0)
+
+    def _drop(self, slots: list[int]) -> None:
+        """Remove finished runs from the stacked arrays."""
+        keep = np.ones(len(self.slots), dtype=bool)
+        keep[slots] = False
+        for name in ("slots", "theta", "prev", "lr_rec", "lr", "mu", "wd", "loss_sum",
+                     "batch_mean_sum", "n_correct"):
+            setattr(self, name, getattr(self, name)[keep])
+        self.grad = self.grad[keep]
+        self.micro = self.micro[keep] if self.k > 1 else self.grad
+        if self.momentum_on:
+            self.buf, self.prev_buf, self.has_buf = (
+                self.buf[keep], self.prev_buf[keep], self.has_buf[keep]
+            )
+        if hasattr(self, "idx"):
+            self.idx = self.idx[keep]
+        self._refresh_flags()
+
+    def _end_runs(self, slots: list[int]) -> None:
+        for slot in slots:
+            st = self.states[self.slots[slot]]
+            if not st.done:
+                st.rows = self.row
+            self._finish(st, slot)
+        if slots:
+            self._drop(slots)
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self, interrupt_now: bool = False) -> list[_Outcome]:
+        self._start()
+        try:
+            if interrupt_now:
+                raise KeyboardInterrupt
+            with np.errstate(over="ignore", invalid="ignore"):
+                self._epochs()
+        except KeyboardInterrupt:
+            self.interrupted_all = True
+            if self.applying == self.row and self.theta is self.writing:
+                # Ctrl-C after an update was committed but before it was recorded: undo it
+                self.theta, self.prev, self.buf, self.prev_buf = (
+                    self.prev, self.theta, self.prev_buf, self.buf
+                )
+            for slot, pos in enumerate(self.slots):
+                st = self.states[pos]
+                st.rows = self.row
+                self._mark_interrupted(st)
+                self._finish(st, slot)
+            self._drop(list(range(len(self.slots))))
+        return [
+            _Outcome(st.run.index, st.history, st.error, st.error_text, st.run.model,
+                     st.run.optimizer, st.run.callbacks)
+            for st in self.states
+        ]
+
+    def _epochs(self) -> None:
+        # runs that failed in on_train_begin never train
+        self._end_runs([s for s, p in enumerate(self.slots) if self.states[p].done])
+        for epoch in range(self.n_epochs):
+            if not len(self.slots):
+                return
+            ended = []
+            for slot, pos in enumerate(self.slots):
+                st = self.states[pos]
+                st.epoch, st.first, st.rows = epoch, self.row, self.row
+                for cb in st.run.callbacks:
+                    if not self._call(st, cb.on_epoch_begin, epoch):
+                        ended.append(slot)
+                        break
+            self._end_runs(ended)
+            if not len(self.slots):
+                return
+            self._run_epoch(epoch)
+            ended = []
+            for slot in range(len(self.slots)):
+                st = self._st(slot)
+                self._close_epoch(slot, epoch, finished=True)
+                if self._wants_stop(st) or epoch + 1 >= st.n_epochs:
+                    ended.append(slot)
+            self._end_runs(ended)
+
+    def _epoch_indices(self, epoch: int) -> np.ndarray:
+        """``(K, samples in the epoch's batches)``: each run's batches laid end to end."""
+        rows = []
+        for pos in self.slots:
+            batches = self.states[pos].run.plan.epoch(epoch)
+            rows.append(np.concatenate(batches) if batches else np.empty(0, dtype=np.int64))
+        return np.stack(rows)
+
+    def _run_epoch(self, epoch: int) -> None:
+        self.idx = self._epoch_indices(epoch)
+        micro_sizes, sizes, k = self.micro_sizes[epoch], self.update_sizes[epoch], self.k
+        X, y, stack = self.X, self.y, self.stack
+        cc = stack.is_classifier
+        self.loss_sum[:] = 0.0
+        self.batch_mean_sum[:] = 0.0
+        self.n_correct[:] = 0
+        self.n_seen = 0
+        offset = 0
+        next_refresh = time.perf_counter() + _REFRESH_SECONDS
+        steps_since = 0
+        for u, n_b in enumerate(sizes):
+            if k == 1:
+                idx = self.idx[:, offset : offset + n_b]
+                offset += n_b
+                loss, correct = stack.forward_backward(
+                    self.theta, X.take(idx, 0), y.take(idx, 0), self.grad, cc
+                )
+            else:
+                g, micro = self.grad, self.micro
+                loss, correct = 0.0, 0
+                for j, m in enumerate(micro_sizes[u * k : (u + 1) * k]):
+                    idx = self.idx[:, offset : offset + m]
+                    offset += m
+                    part_loss, part_correct = stack.forward_backward(
+                        self.theta, X.take(idx, 0), y.take(idx, 0), micro, cc
+                    )
+                    micro *= m
+                    if j == 0:
+                        g[...] = micro
+                    else:
+                        g += micro
+                    loss = loss + m * part_loss
+                    if cc:
+                        correct = correct + part_correct
+                g /= n_b
+                loss = loss / n_b
+            sq = np.einsum("kp,kp->k", self.grad, self.grad)
+            scheduled = self.scheduled
+            failed = []
+            for s in scheduled:
+                opt = self.states[self.slots[s]].run.optimizer
+                opt._t = self.states[self.slots[s]].t_start + self.row
+                try:
+                    self.lr_rec[s] = opt.current_lr
+                except Exception as exc:
+                    st = self.states[self.slots[s]]
+                    st.error, st.error_text = exc, traceback.format_exc()
+                    failed.append(s)
+            if scheduled:
+                self.lr[:, 0] = self.lr_rec
+            bad = self._diverged_now(loss, sq)
+            if bad or failed:
+                self._stop_before_update(sorted(set(bad) | set(failed)), epoch, loss, failed)
+                if not len(self.slots):
+                    return
+                loss = np.delete(loss, sorted(set(bad) | set(failed)))
+                if cc:
+                    correct = np.delete(correct, sorted(set(bad) | set(failed)))
+                sq = np.einsum("kp,kp->k", self.grad, self.grad)
+            i = self.row
+            self.applying = i
+            self.writing = new = self.prev
+            sgd_update(
+                self.theta, self.grad, self.lr, new,
+                weight_decay=self.wd if self.decay_on else None,
+                momentum=self.mu if self.momentum_on else None,
+                nesterov=self.nesterov, buffers=self.buf, buffers_out=self.prev_buf,
+            )
+            # commit: the new arrays become current, the old ones the "before" copies
+            self.theta, self.prev, self.buf, self.prev_buf = new, self.theta, self.prev_buf, self.buf
+            if self.momentum_on:
+                self.has_buf[:] = True
+            now = time.perf_counter()
+            cols = slice(None) if self.all_active else self.slots
+            self.rec_loss[i, cols] = loss
+            self.rec_norm[i, cols] = np.sqrt(sq)
+            self.rec_lr[i, cols] = self.lr_rec
+            self.rec_time[i] = now - self.t0
+            self.row = i + 1  # the update is recorded
+            self.loss_sum += n_b * loss
+            self.batch_mean_sum += loss
+            self.n_seen += n_b
+            if cc:
+                self.n_correct += correct
+            steps_since += len(self.slots)
+            if self.has_step_callbacks:
+                self._step_callbacks(epoch, n_b, loss, sq)
+                if not len(self.slots):
+                    return
+            if self.on_progress is not None and now >= next_refresh:
+                next_refresh = now + _REFRESH_SECONDS
+                self.on_progress(0, steps_since)
+                steps_since = 0
+        if self.on_progress is not None and steps_since:
+            self.on_progress(0, steps_since)
+
+    @staticmethod
+    def _diverged_now(loss: np.ndarray, sq: np.ndarray) -> list[int]:
+        """The divergence rule of fit, before an update: the batch loss or the gradient norm
+        is not finite. (Keep in step with ``companion.core.training``.)"""
+        if math.isfinite(loss.sum() + sq.sum()):  # one test for all runs (overflow: see below)
+            return []
+        return np.flatnonzero(~(np.isfinite(loss) & np.isfinite(sq))).tolist()
+
+    def _stop_before_update(self, slots: list[int], epoch: int, loss: np.ndarray,
+                            failed: list[int]) -> None:
+        for s in slots:
+            st = self._st(s)
+            if s in failed:
+                continue
+            g = self.grad[s]
+            sq_norm = float(np.dot(g, g))
+            restored = bool(not np.isfinite(self.theta[s]).all() and st.rows)
+            if restored:
+                np.copyto(self.theta[s], self.prev[s])
+            self._stop_diverged(st, _diverged_before_message(
+                self.row, epoch, float(loss[s]), sq_norm, float(self.lr_rec[s]), restored))
+        for s in slots:
+            if s not in failed:
+                self._close_epoch(s, epoch, finished=False)
+        self._end_runs(slots)
+
+    def _step_callbacks(self, epoch: int, n_b: int, loss: np.ndarray, sq: np.ndarray) -> None:
+        ended = []
+        i = self.row
+        for slot, pos in enumerate(self.slots):
+            st = self.states[pos]
+            if not st.step_callbacks:
+                continue
+            st.rows = self.row
+            self._sync_model(slot)
+            self._flush(st, int(pos))
+            logs = {
+                "epoch": epoch, "batch_size": n_b, "samples_seen": int(self.g_seen[i - 1]),
+                "loss": float(loss[slot]), "grad_norm": math.sqrt(float(sq[slot])),
+                "lr": float(self.lr_rec[slot]),
+            }
+            for cb in st.step_callbacks:
+                if not self._call(st, cb.on_step_end, i, logs):
+                    break
+            self._sync_back(slot)
+            if st.done:  # interrupted or failed: no epoch entry, as in fit
+                ended.append(slot)
+            elif st.history.stop_training:
+                self._close_epoch(slot, epoch, finished=False)
+                ended.append(slot)
+        self._end_runs(ended)
+
+
+def _train_groups(groups: list[list[_Run]], X: Any, y: Any, val: Any,
+                  on_progress: Callable[[int, int], None] | None) -> list[_Outcome]:
+    """Train groups one after the other (in this process or inside one executor task)."""
+    out: list[_Outcome] = []
+    interrupted = False
+    for runs in groups:
+        trainer = _Lockstep(runs, X, y, val, on_progress)
+        out += trainer.run(interrupt_now=interrupted)
+        interrupted = interrupted or trainer.interrupted_all
+    return out

@@ -1,0 +1,98 @@
+"""``B_noise = tr(HΣ)/GᵀHG``: against the exact Hessian, its ``H ∝ I`` limit, the experiment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from companion.core.models import LinearRegression, SoftmaxRegression
+from companion.measure.critical_batch import critical_batch_experiment
+from companion.measure.noise_scale import hessian_noise_scale, simple_noise_scale
+
+
+def whitened(n: int = 200, d: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs with zero-mean columns and XᵀX/N = I/2: the MSE Hessian is diag(1, 1, 1, 2)
+    (curvature 1 along each weight, 2 along the bias, no cross terms)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X -= X.mean(axis=0)
+    L = np.linalg.cholesky(X.T @ X / n)
+    X = X @ np.linalg.inv(L).T / np.sqrt(2.0)
+    return X, X @ np.array([1.0, -1.0, 0.5]) + rng.normal(size=n)
+
+
+def test_b_noise_against_the_exact_hessian_of_a_quadratic() -> None:
+    X, y = whitened()
+    m = LinearRegression(3, seed=0)  # H = 2·[[XᵀX/N, mean x], [mean xᵀ, 1]]
+    H = 2 * np.block([[X.T @ X / len(X), X.mean(0)[:, None]], [X.mean(0)[None, :], np.ones((1, 1))]])
+    assert np.allclose(H, np.diag([1.0, 1.0, 1.0, 2.0]))
+    g = m.per_sample_grads(X, y)
+    G, D = g.mean(0), g - g.mean(0)
+    exact = np.trace(H @ (D.T @ D) / len(X)) / (G @ H @ G)
+    assert hessian_noise_scale(m, X, y) == pytest.approx(exact, rel=1e-8)
+    m.params = {"W": m.params["W"], "b": [float(y.mean())]}  # G_b = 0: the signal sees H = I
+    g = m.per_sample_grads(X, y)
+    assert abs(g.mean(0)[-1]) < 1e-12
+    assert g[:, -1].std() > 0  # the bias still carries noise, with curvature 2 not 1
+    G, D = g.mean(0), g - g.mean(0)
+    tr_h_sigma = (np.einsum("ij,ij->", D[:, :3], D[:, :3]) + 2 * D[:, 3] @ D[:, 3]) / len(X)
+    assert hessian_noise_scale(m, X, y) == pytest.approx(tr_h_sigma / (G @ G), rel=1e-8)
+    assert hessian_noise_scale(m, X, y) > simple_noise_scale(g)  # the bias noise counts twice
+
+
+def test_b_noise_on_softmax_matches_a_finite_difference_hessian(digits_train) -> None:
+    X, y = digits_train
+    X, y = X[:300, :8], y[:300] % 3
+    m = SoftmaxRegression(8, 3, seed=0)
+    p = m.n_params
+    base = m.get_flat()
+    H = np.empty((p, p))
+    h = 1e-5
+    for j in range(p):  # one-sided differences of the exact gradient, independent of the HVP
+        e = np.zeros(p)
+        e[j] = h
+        m.set_flat(base + e)
+        plus = np.concatenate([v.ravel() for v in m.grad(X, y).values()])
+        m.set_flat(base)
+        zero = np.concatenate([v.ravel() for v in m.grad(X, y).values()])
+        H[:, j] = (plus - zero) / h
+    H = (H + H.T) / 2
+    g = m.per_sample_grads(X, y)
+    G, D = g.mean(0), g - g.mean(0)
+    expected = np.trace(H @ (D.T @ D) / len(X)) / (G @ H @ G)
+    assert hessian_noise_scale(m, X, y) == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_experiment_reports_b_noise_at_the_start_and_at_the_target(digits_train) -> None:
+    X, y = digits_train
+    res = critical_batch_experiment(X, y, batch_sizes=[64, len(X)], lrs=[0.8, 1.6, 3.2],
+                                    repeats=1, b_noise=True)
+    assert res.b_noise_start is not None and res.b_noise_end is not None
+    assert 0 < res.b_noise_start < np.inf and 0 < res.b_noise_end < np.inf
+    assert "B_noise = " in res.as_table().splitlines()[0]
+    off = critical_batch_experiment(X, y, batch_sizes=[64, len(X)], lrs=[0.8, 1.6, 3.2],
+                                    repeats=1)
+    assert off.b_noise_start is None and off.b_noise_end is None  # b_noise=False by default
+    assert off.b_simple_start == res.b_simple_start and np.array_equal(off.steps, res.steps)
+
+
+def test_b_crit_interval_over_independent_batch_orders(digits_train) -> None:
+    from companion.measure.critical_batch import (
+        BCritInterval,
+        critical_batch_interval,
+        refine_grid,
+    )
+
+    X, y = digits_train
+    res = critical_batch_interval(X, y, n_seeds=3, repeats=1, lrs=[0.4, 1.6, 6.4],
+                                  batch_sizes=[4, 64, len(X)])
+    assert res.seeds == (0, 1, 2)
+    assert [r.repeats for r in res.results] == [1, 1, 1]
+    assert res.b_crit.shape == (3,) and res.b_crit_refined.shape == (3,)
+    assert np.allclose(res.b_crit, [r.b_crit for r in res.results])
+    centre, lo, hi = res.interval()
+    assert lo < centre < hi
+    assert centre == pytest.approx(float(np.exp(np.log(res.b_crit).mean())))
+    assert refine_grid([0.4, 1.6, 6.4]).tolist() == pytest.approx([0.4, 0.8, 1.6, 3.2, 6.4])
+    with pytest.raises(ValueError, match="refined grid was not measured"):
+        BCritInterval(res.seeds, res.b_crit, None, res.lrs, res.results).interval(refined=True)
