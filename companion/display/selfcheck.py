@@ -53,6 +53,16 @@ COLORS: dict[str, str] = {
     "--jq-link-color": "#ffffff",
 }
 
+#: jupyterquiz typesets with MathJax whenever a global ``MathJax`` exists. A page whose MathJax
+#: is configured but not (yet) loaded has ``MathJax`` without ``version``: jupyterquiz then throws
+#: reading ``version[0]``, or, for a MathJax 3 without ``typeset``, loads MathJax from a CDN. The
+#: quiz's script is given this stricter test instead: typeset only with a loaded MathJax 3.
+MATHJAX_GUARD = (
+    "(typeof MathJax != 'undefined' && typeof MathJax.version == 'string' "
+    "&& typeof MathJax.typeset == 'function')"
+)
+_MATHJAX_TESTS = ("typeof MathJax != 'undefined'", "typeof MathJax !== 'undefined'")
+
 CORRECT = "Correct."
 INCORRECT = "Not quite: look at the section again and try once more."
 
@@ -252,6 +262,8 @@ class SelfCheck:
         prefix += ";\n\nif (typeof Question === 'undefined') {\n"
         div = render_div(self.div_id, False, False, False, 1_000_000, 600, 10, "left")
         script = build_script(prefix, True, "", self.div_id, True)
+        for test in _MATHJAX_TESTS:
+            script = script.replace(f"({test})", MATHJAX_GUARD)
         return f"{div}</div>{build_styles(self.div_id, COLORS)}\n<script>{script}</script>"
 
     def _repr_markdown_(self) -> str:
@@ -280,7 +292,10 @@ def selfcheck(questions: Sequence[Question]) -> SelfCheck:
     >>> check = selfcheck([numeric("Steps per epoch, N = 1050, B = 100?", 11)])
     >>> check.accepts(0, 11), check.accepts(0, 10)
     (True, False)
-    >>> f'id="{check.div_id}"' in check._repr_html_()
-    True
+    >>> html = check._repr_html_()
+    >>> f'id="{check.div_id}"' in html, html.count(MATHJAX_GUARD) >= 4
+    (True, True)
+    >>> [t for t in _MATHJAX_TESTS if f"if ({t})" in html]  # every MathJax use is guarded
+    []
     """
     return SelfCheck(questions)
