@@ -19,8 +19,6 @@ book, a terminal) the questions print as Markdown, without their answers.
 >>> check = selfcheck([q, multiple_choice("Is the last batch kept by default?",
 ...                                       {"yes": True, "no": False})])
 >>> print(check._repr_markdown_())
-**Self-check**
-<BLANKLINE>
 1. Steps per epoch for N = 1050, B = 100? (a number)
 2. Is the last batch kept by default? (one of: yes; no)
 """
@@ -267,7 +265,7 @@ class SelfCheck:
         return f"{div}</div>{build_styles(self.div_id, COLORS)}\n<script>{script}</script>"
 
     def _repr_markdown_(self) -> str:
-        lines = ["**Self-check**", ""]
+        lines = []
         for i, q in enumerate(self.questions, start=1):
             if q["type"] == "multiple_choice":
                 kind = "one of: " + "; ".join(a["answer"] for a in q["answers"])
