@@ -18,10 +18,11 @@ BOOK_FLAGS := -W -n --keep-going
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help venv book test lint unit assignments lab bench vendor clean
+.PHONY: help venv book pdf test lint unit assignments lab bench vendor clean
 
 help:
 	@echo "make book         build the HTML book into _build/html"
+	@echo "make pdf          build the printable book into _build/latex/book.pdf (needs TeX Live)"
 	@echo "make test         run every check (what CI runs)"
 	@echo "make lab          open JupyterLab on the repository"
 	@echo "make assignments  release every assignment into _build/assignments"
@@ -42,6 +43,12 @@ venv: $(STAMP)
 book: $(STAMP)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+# The printable book: Sphinx's LaTeX writer and xelatex (see latex: in _config.yml). It reuses
+# the execution cache of the HTML build, so after `make book` no notebook runs again.
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build . --builder pdflatex $(BOOK_FLAGS)
+	@echo "The PDF is at $(CURDIR)/_build/latex/book.pdf"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

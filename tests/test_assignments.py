@@ -51,7 +51,8 @@ pytestmark = [pytest.mark.assignments, pytest.mark.xdist_group("assignments")]
 ROOT = Path(__file__).resolve().parents[1]
 MASTERS = ROOT / "notebooks" / "assignments"
 FIXTURES = ROOT / "tests" / "fixtures" / "assignments"
-NAMES = ("counting", "critical_batch", "iterator", "variance")
+NAMES = ("counting", "critical_batch", "global_batch", "iterator", "lr_batch", "time_memory",
+         "variance")
 BROKEN = json.loads((FIXTURES / "submissions.json").read_text(encoding="utf-8"))
 BROKEN.pop("_about")
 
