@@ -367,7 +367,8 @@ def test_lazy_sizes_and_closed_forms_equal_the_materialised_batches(args: PlanAr
         listed = [len(x) for x in plan.epoch(e)]
         assert list(plan.sizes(e)) == listed and plan.sizes(e) == tuple(listed)
         assert np.asarray(plan.sizes(e)).tolist() == listed
-        assert plan.sizes(e).total == sum(listed) and plan.sizes(e).count == len(listed)
+        assert plan.sizes(e).total == sum(listed) and plan.sizes(e).n_batches == len(listed)
+        assert all(plan.sizes(e).count(s) == listed.count(s) for s in set(listed) | {0})
     assert plan.samples_seen(n_epochs) == sum(sum(len(x) for x in plan.epoch(e))
                                               for e in range(n_epochs))
     counts = np.bincount(flat(plan.epoch(0)), minlength=args.n_samples)

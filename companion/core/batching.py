@@ -74,12 +74,15 @@ class BatchSizes(Sequence[int]):
 
     A sequence of ints (``len``, indexing, slicing, iteration, ``==`` with tuples) that
     stores only its runs, so ``BatchPlan(10**9, 1).batch_sizes`` costs no memory.
-    ``count`` and ``total`` are the number of batches and of samples (Python ints, exact
-    for any size, where ``len`` is limited to ``sys.maxsize``).
+    ``n_batches`` and ``total`` are the number of batches and of samples (Python ints, exact
+    for any size, where ``len`` is limited to ``sys.maxsize``); ``count(size)`` and
+    ``index(size)`` behave as a tuple's, in closed form.
 
     >>> sizes = BatchPlan(1050, 100, shuffle=False).batch_sizes
-    >>> sizes.runs, sizes.count, sizes.total, sizes[-1], list(sizes[-2:])
+    >>> sizes.runs, sizes.n_batches, sizes.total, sizes[-1], list(sizes[-2:])
     (((10, 100), (1, 50)), 11, 1050, 50, [100, 50])
+    >>> sizes.count(100), sizes.count(50), sizes.count(7), sizes.index(50)
+    (10, 1, 0, 10)
     """
 
     __slots__ = ("_runs", "_count")
@@ -94,9 +97,24 @@ class BatchSizes(Sequence[int]):
         return self._runs
 
     @property
-    def count(self) -> int:
-        """Number of batches."""
+    def n_batches(self) -> int:
+        """Number of batches (exact for any size; ``len`` stops at ``sys.maxsize``)."""
         return self._count
+
+    def count(self, value: object) -> int:
+        """How many batches hold exactly ``value`` samples, as ``tuple.count`` would say."""
+        return sum(c for c, s in self._runs if s == value)
+
+    def index(self, value: object, start: int = 0, stop: int | None = None) -> int:
+        """Position of the first batch of ``value`` samples, as ``tuple.index`` would say."""
+        if start != 0 or stop is not None:
+            return super().index(value, start, stop)
+        position = 0
+        for c, s in self._runs:
+            if s == value:
+                return position
+            position += c
+        raise ValueError(f"no batch of {value!r} samples in {self!r}")
 
     @property
     def total(self) -> int:
