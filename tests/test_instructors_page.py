@@ -22,7 +22,9 @@ from batchwise_instructor import find_masters, read_master
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "book" / "instructors.md"
 TEXT = PAGE.read_text(encoding="utf-8")
-CHAPTERS = sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+#: Notebooks of the book that are not chapters (no times, self-check or assignments).
+NOT_CHAPTERS = {"start_here"}
+CHAPTERS = sorted(p for p in (ROOT / "book").glob("*.ipynb") if p.stem not in NOT_CHAPTERS)
 MASTERS = find_masters(ROOT / "notebooks" / "assignments")
 LABEL = re.compile(r"^\(([\w-]+)\)=", re.MULTILINE)
 
@@ -58,6 +60,14 @@ def test_the_page_is_in_the_table_of_contents_under_for_instructors() -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     part = next(p for p in toc["parts"] if p["caption"] == "For instructors")
     assert {"file": "book/instructors"} in part["chapters"]
+
+
+def test_the_chapters_are_the_notebooks_of_parts_one_and_two_of_the_table_of_contents() -> None:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    listed = [c["file"] for p in toc["parts"] if p["caption"].startswith("Part ")
+              for c in p["chapters"]]
+    assert len(CHAPTERS) >= 10
+    assert sorted(listed) == [f"book/{p.stem}" for p in CHAPTERS]
 
 
 def test_every_chapter_has_its_reading_and_working_time() -> None:
