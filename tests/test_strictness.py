@@ -36,9 +36,11 @@ def build(tmp_path: Path, page: nbformat.NotebookNode, extra_markdown: str = "")
     shutil.copy(ROOT / "_config.yml", tmp_path / "_config.yml")
     (tmp_path / "book").mkdir()
     shutil.copy(ROOT / "book" / "references.bib", tmp_path / "book" / "references.bib")
-    # The book's local Sphinx extensions, which _config.yml loads from book/_ext.
-    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    # The book's local Sphinx extensions, which _config.yml loads from book/_ext, and the
+    # vendored assets (MathJax) that one of them serves.
+    for folder in ("_ext", "_vendor"):
+        shutil.copytree(ROOT / "book" / folder, tmp_path / "book" / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "book" / "intro.md").write_text(f"# Intro\n\n{extra_markdown}\n")
     (tmp_path / "book" / "references.md").write_text("# References\n\n```{bibliography}\n:all:\n```\n")
     nbformat.write(page, tmp_path / "book" / "page.ipynb")
