@@ -8,9 +8,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from companion.core import schedules
+from companion.core import optim, schedules
 from companion.core.models import flatten
-from companion.core.optim import SGD
+from companion.core.optim import SGD, sgd_update
 from companion.core.schedules import (
     constant,
     linear_warmup,
@@ -268,3 +268,71 @@ def test_bad_schedule_output(value: object) -> None:
 def test_bad_schedule_arguments(make: Callable[[], object], error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "terms", [{}, {"momentum": 0.9}, {"momentum": 0.5, "nesterov": True},
+              {"momentum": 0.9, "weight_decay": 0.01}, {"weight_decay": 0.1}],
+)
+def test_a_stack_of_runs_steps_exactly_as_each_sgd_alone(dtype: type, terms: dict) -> None:
+    """sgd_update on a (K, P) stack with per-row (K, 1) coefficients gives, bit for bit,
+    each row's SGD.step, its buffer included; a zero buffer row is a first update."""
+    rng = np.random.default_rng(0)
+    k, p = 3, 5
+    lrs = np.array([0.1, 0.03, 0.7])
+    opts = [SGD(float(lr), **terms) for lr in lrs]
+    theta = rng.normal(size=(k, p)).astype(dtype)
+    alone = [{"w": row.copy()} for row in theta]
+    coef = {name: np.full((k, 1), value, dtype=dtype)
+            for name, value in terms.items() if name != "nesterov"}
+    buffer = np.zeros_like(theta) if "momentum" in terms else None
+    for _ in range(4):
+        grad = rng.normal(size=(k, p)).astype(dtype)
+        before_grad = grad.copy()
+        for row, (opt, params) in enumerate(zip(opts, alone, strict=True)):
+            opt.step(params, {"w": grad[row]})
+        _, buffer = sgd_update(theta, grad, buffer, lr=lrs.astype(dtype)[:, None],
+                               nesterov=terms.get("nesterov", False), **coef)
+        assert np.array_equal(grad, before_grad)  # the gradient is not modified
+        assert np.array_equal(theta, np.stack([a["w"] for a in alone]))
+        assert theta.dtype == dtype
+        if buffer is None:
+            assert all(o.state["momentum_buffer"] is None for o in opts)
+        else:
+            assert np.array_equal(buffer, np.stack([o.state["momentum_buffer"] for o in opts]))
+
+
+def test_out_arguments_leave_the_inputs_as_they_were() -> None:
+    theta, buf = np.array([1.0, 2.0]), np.array([0.5, -0.5])
+    out, buf_out = np.empty(2), np.empty(2)
+    new, new_buf = sgd_update(theta, np.ones(2), buf, lr=0.1, momentum=0.9, out=out,
+                              buffer_out=buf_out)
+    assert new is out and new_buf is buf_out
+    assert theta.tolist() == [1.0, 2.0] and buf.tolist() == [0.5, -0.5]
+    assert buf_out.tolist() == [0.9 * 0.5 + 1.0, 0.9 * -0.5 + 1.0]
+    assert out.tolist() == [1.0 - 0.1 * buf_out[0], 2.0 - 0.1 * buf_out[1]]
+
+
+def test_sgd_step_goes_through_sgd_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one update path: SGD.step calls the module's sgd_update."""
+    calls = []
+    original = optim.sgd_update
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(optim, "sgd_update", spy)
+    opt = SGD(0.1, momentum=0.9, weight_decay=0.01)
+    opt.step({"w": np.zeros(2)}, {"w": np.ones(2)})
+    assert calls == [{"lr": 0.1, "momentum": 0.9, "nesterov": False, "weight_decay": 0.01}]
+
+
+def test_lr_at_is_the_schedule_and_current_lr_its_value_now() -> None:
+    opt = SGD(step_decay(0.1, step_size=2, gamma=0.5))
+    assert [opt.lr_at(t) for t in range(5)] == [0.1, 0.1, 0.05, 0.05, 0.025]
+    opt.step({"w": np.zeros(1)}, {"w": np.ones(1)})
+    opt.step({"w": np.zeros(1)}, {"w": np.ones(1)})
+    assert opt.current_lr == opt.lr_at(2) == 0.05
+    assert SGD(0.3).lr_at(99) == 0.3

@@ -2,8 +2,8 @@
 
 The comparison (:func:`assert_same_run`) is generic over whatever ``fit`` records: it
 compares every StepLog column except ``time``, every per-epoch metric, the stop reason,
-message and interruption flag, the run's settings (``params``/``settings``), the optimiser's
-step count and momentum buffer, and the trained parameters (float64: 1e-12 relative).
+message and interruption flag, the run's ``settings``, the optimiser's whole state (step
+count, layout, momentum buffer) and the trained parameters (float64: 1e-12 relative).
 """
 
 from __future__ import annotations
@@ -80,17 +80,21 @@ def assert_same_run(hs, hf, opt_s: SGD, opt_f: SGD, rtol: float = RTOL) -> None:
     for key in hf.history:
         _close(hs.history[key], hf.history[key], rtol, f"history[{key!r}]")
     _close(hs.history_batch_mean_loss, hf.history_batch_mean_loss, rtol, "batch mean loss")
-    for attr in ("params", "settings"):
-        if isinstance(getattr(hf, attr, None), dict):
-            assert getattr(hs, attr) == getattr(hf, attr)
+    assert hs.settings == hf.settings
     _close(hs.model.get_flat(), hf.model.get_flat(), rtol, "parameters")
-    assert opt_s.iterations == opt_f.iterations
-    assert set(opt_s.state["momentum_buffers"]) == set(opt_f.state["momentum_buffers"])
-    for name, buf in opt_f.state["momentum_buffers"].items():
-        _close(opt_s.state["momentum_buffers"][name], buf, rtol, "momentum buffer")
+    state_s, state_f = opt_s.state, opt_f.state
+    assert set(state_s) == set(state_f) == {"iterations", "layout", "momentum_buffer"}
+    assert state_s["iterations"] == state_f["iterations"]
+    assert state_s["layout"] == state_f["layout"]
+    if state_f["momentum_buffer"] is None:
+        assert state_s["momentum_buffer"] is None
+    else:
+        assert state_s["momentum_buffer"].dtype == state_f["momentum_buffer"].dtype
+        _close(state_s["momentum_buffer"], state_f["momentum_buffer"], rtol, "momentum buffer")
 
 
-def run_both(args: SweepArgs, callbacks=None, dtype=np.float64, validation: bool = True):
+def run_both(args: SweepArgs, callbacks=None, dtype=np.float64, validation: bool = True,
+             divergence_factor=1e3):
     """Train the runs of ``args`` with one sweep and with one fit each; return both."""
     X, y = make_data(args.model, args.n_samples)
     val = make_data(args.model, 17, seed=1) if validation else None
@@ -107,13 +111,15 @@ def run_both(args: SweepArgs, callbacks=None, dtype=np.float64, validation: bool
             epochs=[r.epochs for r in runs], remainder=[r.remainder for r in runs],
             shuffle=[r.shuffle for r in runs], seeds=[r.seed for r in runs],
             accumulate=[r.accumulate for r in runs], validation_data=val, callbacks=cbs_s,
-            progress=False,
+            progress=False, divergence_factor=divergence_factor,
         )
         hf = [
             fit(models_f[i], X, y, batch_size=r.batch_size, epochs=r.epochs,
                 optimizer=opts_f[i], remainder=r.remainder, shuffle=r.shuffle, seed=r.seed,
                 accumulate=r.accumulate, validation_data=val,
-                callbacks=callbacks(i) if callbacks else (), progress=False)
+                callbacks=callbacks(i) if callbacks else (), progress=False,
+                divergence_factor=(divergence_factor[i] if isinstance(divergence_factor, list)
+                                   else divergence_factor))
             for i, r in enumerate(runs)
         ]
     return hs, hf, opts_s, opts_f
@@ -313,7 +319,7 @@ def test_a_shared_optimizer_is_copied_per_run_and_left_unchanged() -> None:
     opt = SGD(0.1, momentum=0.9)
     hs = sweep([make_model("softmax"), make_model("softmax", seed=1)], X, y, optimizers=opt,
                batch_size=10, seeds=0, progress=False)
-    assert opt.iterations == 0 and opt.state["momentum_buffers"] == {}
+    assert opt.state == {"iterations": 0, "layout": None, "momentum_buffer": None}
     assert [len(h.steps) for h in hs] == [4, 4]
 
 
@@ -437,3 +443,53 @@ def test_ctrl_c_in_one_group_returns_the_later_groups_unstarted(monkeypatch) -> 
     assert hs[1].history["loss"] == [] and hs[1].model.get_flat().tolist() == (
         make_model("softmax", seed=1).get_flat().tolist()
     )
+
+
+def test_the_divergence_bound_stops_each_run_as_fit_does() -> None:
+    """Finite losses above divergence_factor × the first batch loss: each run stops alone,
+    its offending update undone and its row removed, with the parameters, history and
+    optimiser state (momentum buffer) that fit leaves, in the three places an undone update
+    can sit: mid-epoch, the last of the previous epoch, the only one of its epoch."""
+    args = _runs([0.05, 1.0, 1.45, 1.2, 1.3], kind="linear", momentum=0.9, epochs=3)
+    factors = [1e3, 10.0, 10.0, None, 10.0]
+    hs, hf, opts_s, opts_f = run_both(args, divergence_factor=factors)
+    assert [h.stop_reason for h in hs] == ["completed", "diverged", "diverged", "completed",
+                                           "diverged"]
+    assert [len(h.steps) for h in hs] == [24, 11, 7, 24, 16]
+    assert "exceeds" in hs[1].message and "undone too" in hs[1].message
+    assert "at step 9 (epoch 1)" in hs[2].message and hs[2].epoch == [0]  # epoch 0's last
+    assert "at step 18 (epoch 2)" in hs[4].message and hs[4].epoch == [0, 1]  # no epoch 2 left
+    assert [h.settings["divergence_factor"] for h in hs] == factors
+    for a, b, oa, ob in zip(hs, hf, opts_s, opts_f, strict=True):
+        assert_same_run(a, b, oa, ob)
+
+
+def test_divergence_factor_and_optimizer_layout_are_checked() -> None:
+    X, y = make_data("softmax", 20)
+    two = [make_model("softmax"), make_model("softmax")]
+    with pytest.raises(ValueError, match=r"divergence_factor\[1\] must be a finite real number > 1; got 0.5"):
+        sweep(two, X, y, divergence_factor=[10.0, 0.5], progress=False)
+    used = SGD(0.1)
+    used.step(make_model("linear").params, np.zeros(8))
+    with pytest.raises(ValueError, match=r"optimizers\[1\] holds the state of parameters"):
+        sweep(two, X, y, optimizers=[SGD(0.1), used], progress=False)
+
+
+def test_sweep_uses_no_private_member_of_another_object() -> None:
+    """sweep, lockstep and stacked reach models, plans, logs and optimisers through their
+    public methods only: no ``obj._name`` on anything but ``self``."""
+    import ast
+    import inspect
+
+    import companion.core.lockstep as lockstep
+    import companion.core.stacked as stacked
+    import companion.core.sweep as sweep_module
+
+    found = []
+    for module in (sweep_module, lockstep, stacked):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id == "self")):
+                found.append(f"{module.__name__}:{node.lineno}: .{node.attr}")
+    assert found == []

@@ -5,9 +5,13 @@ policy, the accumulation and the optimiser's terms. :class:`_Lockstep` keeps the
 parameters as the rows of one ``(K, P)`` array (:mod:`companion.core.stacked`), steps them
 together, and keeps each run's events to itself: divergence, a callback stopping,
 interrupting or failing its run. The rules it shares with
-:func:`companion.core.training.fit` (how many updates, the History it builds, the divergence
-test, the messages) are each one function at the top of this module, to keep them aligned
-with ``training.py``.
+:func:`companion.core.training.fit` are each one function in the section "what fit does,
+mirrored" at the top of this module, to keep them aligned with ``training.py``: how many
+updates, the History and its ``settings``, the divergence bound (``divergence_factor`` ×
+the first batch loss), the test before an update, when the previous update is undone (its
+row removed), the messages, and the optimiser state a run ends with. Each step's arithmetic
+is :func:`companion.core.optim.sgd_update`, the function ``SGD.step`` calls; a run's
+optimiser gets its final state through :meth:`SGD.load_state`.
 
 >>> from companion.core.batching import BatchPlan
 >>> _fit_updates(BatchPlan(10, 4, remainder="carry", shuffle=False), n_epochs=4, k=1)
@@ -50,40 +54,78 @@ def _update_sizes(sizes: tuple[int, ...], k: int) -> list[int]:
 
 
 def _fit_history(model: Model, plan: BatchPlan, n_epochs: int, k: int, optimizer: SGD,
-                 has_val: bool) -> tuple[History, list[int]]:
+                 has_val: bool, divergence_factor: float | None) -> tuple[History, list[int]]:
     """The empty History fit builds before training (metrics, capacity, settings)."""
     updates = _fit_updates(plan, n_epochs, k)
     metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
     metrics += ["val_" + m for m in metrics] if has_val else []
     history = History(metrics, capacity=sum(updates))
     history.plan, history.model = plan, model
-    history.params = {
+    history.settings = {
         "n_samples": plan.n_samples, "batch_size": plan.batch_size, "epochs": n_epochs,
         "remainder": plan.remainder, "shuffle": plan.shuffle, "seed": plan.seed,
         "accumulate": k, "steps": sum(updates), "optimizer": repr(optimizer),
+        "divergence_factor": divergence_factor,
     }
     return history, updates
 
 
+def _divergence_bound(first_loss: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """fit's bound from each run's first batch loss: factor × loss, none (inf) if loss is 0."""
+    return np.where(first_loss > 0, factor * first_loss, math.inf)
+
+
+def _diverged_before(loss: np.ndarray, sq: np.ndarray, bound: np.ndarray) -> list[int]:
+    """fit's test before an update: the runs whose batch loss or gradient norm is not
+    finite, or whose batch loss exceeds its bound."""
+    if math.isfinite(loss.sum() + sq.sum()) and not (loss > bound).any():  # the usual case
+        return []
+    return np.flatnonzero(~(np.isfinite(loss) & np.isfinite(sq)) | (loss > bound)).tolist()
+
+
+def _undoes_previous(loss: float, bound: float, params_finite: bool, rows: int) -> bool:
+    """fit's rule: a diverged run's previous update is undone (and its row removed) when the
+    loss is not finite or over the bound (the parameters that gave it are bad) or the
+    parameters are not finite, if the run has an update to undo."""
+    bad_params = not (math.isfinite(loss) and loss <= bound) or not params_finite
+    return bad_params and rows > 0
+
+
 def _diverged_before_message(row: int, epoch: int, loss: float, sq_norm: float, lr: float,
-                             restored: bool) -> str:
-    """fit's message when a batch loss or gradient is not finite (the update is skipped)."""
-    undone = " (the previous update had made them non-finite, so it was undone)" if restored else ""
-    return (
-        f"Training diverged at step {row + 1} (epoch {epoch}): the batch loss is {loss!r} "
-        f"and the gradient norm is {math.sqrt(sq_norm)!r}. "
-        f"The parameters were left as they were before this update{undone}. "
-        f"Try a smaller learning rate (lr was {lr:g})."
+                             bound: float, factor: float, undone: bool) -> str:
+    """fit's message when it stops before update ``row`` (0-based) as diverged."""
+    if loss > bound and math.isfinite(loss):
+        cause = (f"the batch loss {loss:.6g} exceeds {bound:.6g}, divergence_factor="
+                 f"{factor:g} × the run's first batch loss {bound / factor:.6g}")
+    else:
+        cause = f"the batch loss is {loss!r} and the gradient norm is {math.sqrt(sq_norm)!r}"
+    restored = (
+        f" The parameters that gave this loss came from update {row}, so it was undone too "
+        f"(and its row removed): the model is the one from before it." if undone else
+        " The parameters were left as they were before this update."
     )
+    return (f"Training diverged at step {row + 1} (epoch {epoch}): {cause}.{restored} "
+            f"Try a smaller learning rate (lr was {lr:g}).")
 
 
 def _diverged_after_message(rows: int, epoch: int, lr: float) -> str:
-    """fit's message when an epoch's last update made the parameters non-finite."""
+    """fit's message when an epoch's last update made the parameters non-finite (it is
+    undone; ``rows`` counts the updates kept)."""
     return (
-        f"Training diverged at step {rows} (epoch {epoch}): the update made the "
-        f"parameters non-finite, so it was undone. Try a smaller learning rate "
+        f"Training diverged at step {rows + 1} (epoch {epoch}): the update made "
+        f"the parameters non-finite, so it was undone. Try a smaller learning rate "
         f"(lr was {lr:g})."
     )
+
+
+def _final_state(opt_start: dict[str, object], layout: tuple, rows: int,
+                 buffer: np.ndarray | None) -> dict[str, object]:
+    """The :attr:`SGD.state` fit leaves after ``rows`` updates from ``opt_start``:
+    the update count moved on, the layout bound by the first update, the latest buffer."""
+    if rows == 0:
+        return opt_start
+    return {"iterations": int(opt_start["iterations"]) + rows,  # type: ignore[call-overload]
+            "layout": layout, "momentum_buffer": None if buffer is None else buffer.copy()}
 
 
 def _interrupted_message(epoch: int, rows: int) -> str:
@@ -112,14 +154,21 @@ class _Run:
     seed: int | None
     accumulate: int
     callbacks: list[Callback]
+    divergence_factor: float | None
     plan: BatchPlan = field(init=False)
+
+    @property
+    def factor(self) -> float:
+        """The divergence bound's multiple (inf when the bound is off)."""
+        return math.inf if self.divergence_factor is None else float(self.divergence_factor)
 
     def describe(self) -> str:
         """The run's arguments in words, for error messages."""
         return (
             f"run {self.index} (model={self.model!r}, optimizer={self.optimizer!r}, "
             f"batch_size={self.batch_size}, epochs={self.epochs}, remainder={self.remainder!r}, "
-            f"shuffle={self.shuffle}, seed={self.seed}, accumulate={self.accumulate})"
+            f"shuffle={self.shuffle}, seed={self.seed}, accumulate={self.accumulate}, "
+            f"divergence_factor={self.divergence_factor})"
         )
 
     def group_key(self) -> tuple:
@@ -150,6 +199,7 @@ class _RunState:
         self.n_epochs = len(updates)
         opt = run.optimizer
         self.t_start = opt.iterations
+        self.opt_start = opt.state  # what the optimiser holds before the run
         self.schedule = callable(opt.lr)
         self.step_callbacks = [
             cb for cb in run.callbacks if type(cb).on_step_end is not Callback.on_step_end
@@ -159,6 +209,7 @@ class _RunState:
         self.flushed = 0  # rows already written into the history's StepLog
         self.first = 0  # row of the current epoch's first update
         self.done = False
+        self.undone = False  # its latest update was undone (it stops)
         self.error: BaseException | None = None
         self.error_text = ""
 
@@ -170,9 +221,9 @@ class _Lockstep:
                  on_progress: Callable[[int, int], None] | None = None) -> None:
         template = runs[0].model
         self.stack = Stack(template)
-        self.X, self.y = template._check_Xy(X, y)
-        self.val = None if val is None else template._check_Xy(*val, "validation_data[0]",
-                                                               "validation_data[1]")
+        self.X, self.y = template.check_data(X, y)
+        self.val = None if val is None else template.check_data(*val, "validation_data[0]",
+                                                                "validation_data[1]")
         self.runs = runs
         self.on_progress = on_progress
         self.k = runs[0].accumulate
@@ -188,7 +239,8 @@ class _Lockstep:
         self.states: list[_RunState] = []
         for run in self.runs:
             history, updates = _fit_history(run.model, run.plan, run.epochs, run.accumulate,
-                                            run.optimizer, self.val is not None)
+                                            run.optimizer, self.val is not None,
+                                            run.divergence_factor)
             self.states.append(_RunState(run, history, updates))
         for st in self.states:
             for cb in st.run.callbacks:
@@ -198,7 +250,7 @@ class _Lockstep:
                     break
         plan = self.runs[0].plan
         self.n_epochs = max(st.n_epochs for st in self.states)
-        self.micro_sizes = [plan._sizes(e) for e in range(self.n_epochs)]
+        self.micro_sizes = [tuple(plan.sizes(e)) for e in range(self.n_epochs)]
         self.update_sizes = [
             list(s) if self.k == 1 else _update_sizes(s, self.k) for s in self.micro_sizes
         ]
@@ -215,13 +267,16 @@ class _Lockstep:
         self.slots = np.array([i for i, st in enumerate(self.states) if not st.done],
                               dtype=np.int64)
         dt = self.dtype
-        self.theta = np.stack([r.model._flat for r in self.runs]).astype(dt, copy=False)
+        self.theta = np.stack([r.model.params.vector for r in self.runs]).astype(dt, copy=False)
         self.theta = self.theta[self.slots].copy()
         self.prev = np.empty_like(self.theta)
         self.grad = np.empty_like(self.theta)
         self.micro = np.empty_like(self.theta) if self.k > 1 else self.grad
         opts = [self.states[s].run.optimizer for s in self.slots]
         self.lr_rec = np.array([o.current_lr if not callable(o.lr) else math.nan for o in opts])
+        self.factor = np.array([self.states[s].run.factor for s in self.slots])
+        self.bound = np.full(len(self.slots), math.inf)  # set from the first batch loss
+        self.last_correct = np.zeros(len(self.slots), dtype=np.int64)
         self.lr = self.lr_rec.astype(dt)[:, None]
         self.mu = np.array([o.momentum for o in opts], dtype=dt)[:, None]
         self.wd = np.array([o.weight_decay for o in opts], dtype=dt)[:, None]
@@ -229,10 +284,10 @@ class _Lockstep:
         if self.momentum_on:
             self.buf = np.zeros_like(self.theta)
             for row, o in enumerate(opts):
-                if "params" in o._buffers:
-                    self.buf[row] = o._buffers["params"]
+                start = o.state["momentum_buffer"]
+                if start is not None:
+                    self.buf[row] = start
             self.prev_buf = np.empty_like(self.buf)
-            self.has_buf = np.array(["params" in o._buffers for o in opts])
         self.loss_sum = np.zeros(len(self.slots))
         self.batch_mean_sum = np.zeros(len(self.slots))
         self.n_correct = np.zeros(len(self.slots), dtype=np.int64)
@@ -265,9 +320,11 @@ class _Lockstep:
         st.done = True
 
     def _st(self, slot: int) -> _RunState:
-        """The state of the run in ``slot`` (still training), its row count brought up to date."""
+        """The state of the run in ``slot`` (still training), its row count brought up to date
+        (a run whose latest update was undone keeps its count)."""
         st = self.states[self.slots[slot]]
-        st.rows = self.row
+        if not st.undone:
+            st.rows = self.row
         return st
 
     def _refresh_flags(self) -> None:
@@ -277,39 +334,40 @@ class _Lockstep:
         self.has_step_callbacks = any(st.step_callbacks for st in active)
 
     def _sync_model(self, slot: int) -> None:
-        np.copyto(self.states[self.slots[slot]].run.model._flat, self.theta[slot])
+        np.copyto(self.states[self.slots[slot]].run.model.params.vector, self.theta[slot])
 
     def _sync_back(self, slot: int) -> None:
-        np.copyto(self.theta[slot], self.states[self.slots[slot]].run.model._flat)
+        np.copyto(self.theta[slot], self.states[self.slots[slot]].run.model.params.vector)
 
     def _flush(self, st: _RunState, pos: int) -> None:
         """Write the run's rows recorded since the last flush into its History's StepLog."""
         a, n = st.flushed, st.rows
+        log = st.history.steps
         if n > a:
-            cols = st.history.steps._columns
-            cols["step"][a:n] = np.arange(a + 1, n + 1)
-            cols["epoch"][a:n] = self.g_epoch[a:n]
-            cols["batch_size"][a:n] = self.g_size[a:n]
-            cols["samples_seen"][a:n] = self.g_seen[a:n]
-            cols["loss"][a:n] = self.rec_loss[a:n, pos]
-            cols["grad_norm"][a:n] = self.rec_norm[a:n, pos]
-            cols["lr"][a:n] = self.rec_lr[a:n, pos]
-            cols["time"][a:n] = self.rec_time[a:n]
-            st.flushed = n
-        st.history.steps._n = n
+            log.buffer("step")[a:n] = np.arange(a + 1, n + 1)
+            log.buffer("epoch")[a:n] = self.g_epoch[a:n]
+            log.buffer("batch_size")[a:n] = self.g_size[a:n]
+            log.buffer("samples_seen")[a:n] = self.g_seen[a:n]
+            log.buffer("loss")[a:n] = self.rec_loss[a:n, pos]
+            log.buffer("grad_norm")[a:n] = self.rec_norm[a:n, pos]
+            log.buffer("lr")[a:n] = self.rec_lr[a:n, pos]
+            log.buffer("time")[a:n] = self.rec_time[a:n]
+        st.flushed = n
+        log.set_length(n)
 
     def _end_epoch(self, slot: int, epoch: int) -> None:
         """fit's ``_end_epoch`` for one run: metrics, validation, ``on_epoch_end``."""
         pos = int(self.slots[slot])
         st = self._st(slot)
         history, model = st.history, st.run.model
-        n, updates = self.n_seen, st.rows - st.first
+        updates = st.rows - st.first
+        n = self._samples(st)
         self._sync_model(slot)
         logs = {"loss": float(self.loss_sum[slot]) / n if n else math.nan}
         if model.is_classifier:
             logs["accuracy"] = int(self.n_correct[slot]) / n if n else math.nan
         if self.val is not None:
-            val_loss, val_correct = model._evaluate(*self.val)
+            val_loss, val_correct = model.loss_and_correct(*self.val)
             logs["val_loss"] = val_loss
             if model.is_classifier:
                 logs["val_accuracy"] = val_correct / len(self.val[1])
@@ -325,17 +383,37 @@ class _Lockstep:
                 break
         self._sync_back(slot)
 
+    def _samples(self, st: _RunState) -> int:
+        """Samples in the run's recorded updates of the current epoch."""
+        if st.rows <= st.first:
+            return 0
+        return int(self.g_seen[st.rows - 1] - (self.g_seen[st.first - 1] if st.first else 0))
+
+    def _undo_last(self, slot: int, st: _RunState) -> None:
+        """fit's undo of a run's latest update: parameters and buffer from before it, its
+        row removed, and (if it was in this epoch) its share of the epoch's sums."""
+        row = st.rows - 1
+        np.copyto(self.theta[slot], self.prev[slot])
+        if self.momentum_on:
+            np.copyto(self.buf[slot], self.prev_buf[slot])
+        if row >= st.first:
+            loss = float(self.rec_loss[row, self.slots[slot]])
+            self.loss_sum[slot] -= int(self.g_size[row]) * loss
+            self.batch_mean_sum[slot] -= loss
+            self.n_correct[slot] -= self.last_correct[slot]
+        st.rows = row
+        st.undone = True
+
     def _close_epoch(self, slot: int, epoch: int, finished: bool) -> None:
         """After a run's epoch (or the part it ran): the after-update check and the metrics."""
         st = self._st(slot)
-        updates = st.rows - st.first
-        if st.history.stop_reason != "diverged" and updates and not np.isfinite(
+        if st.history.stop_reason != "diverged" and st.rows > st.first and not np.isfinite(
             self.theta[slot]
         ).all():
-            np.copyto(self.theta[slot], self.prev[slot])
-            self._stop_diverged(st, _diverged_after_message(
-                st.rows, epoch, float(self.rec_lr[st.rows - 1, self.slots[slot]])))
-        if finished or updates:
+            lr = float(self.rec_lr[st.rows - 1, self.slots[slot]])
+            self._undo_last(slot, st)
+            self._stop_diverged(st, _diverged_after_message(st.rows, epoch, lr))
+        if finished or st.rows > st.first:
             self._end_epoch(slot, epoch)
 
     def _stop_diverged(self, st: _RunState, message: str) -> None:
@@ -349,12 +427,12 @@ class _Lockstep:
         """End one run: parameters and optimiser state out, history closed, on_train_end."""
         pos = self.states.index(st)
         run, history = st.run, st.history
-        opt = run.optimizer
         if slot is not None:
             self._sync_model(slot)
-            if self.momentum_on and (self.has_buf[slot] or st.rows):
-                opt._buffers["params"] = self.buf[slot].copy()
-        opt._t = st.t_start + st.rows
+            buffer = self.buf[slot] if self.momentum_on else None
+            run.optimizer.load_state(
+                _final_state(st.opt_start, run.model.layout, st.rows, buffer)
+            )
         self._flush(st, pos)
         st.done = True
         if st.error is not None:
@@ -374,14 +452,12 @@ class _Lockstep:
         keep = np.ones(len(self.slots), dtype=bool)
         keep[slots] = False
         for name in ("slots", "theta", "prev", "lr_rec", "lr", "mu", "wd", "loss_sum",
-                     "batch_mean_sum", "n_correct"):
+                     "batch_mean_sum", "n_correct", "factor", "bound", "last_correct"):
             setattr(self, name, getattr(self, name)[keep])
         self.grad = self.grad[keep]
         self.micro = self.micro[keep] if self.k > 1 else self.grad
         if self.momentum_on:
-            self.buf, self.prev_buf, self.has_buf = (
-                self.buf[keep], self.prev_buf[keep], self.has_buf[keep]
-            )
+            self.buf, self.prev_buf = self.buf[keep], self.prev_buf[keep]
         if hasattr(self, "idx"):
             self.idx = self.idx[keep]
         self._refresh_flags()
@@ -389,7 +465,7 @@ class _Lockstep:
     def _end_runs(self, slots: list[int]) -> None:
         for slot in slots:
             st = self.states[self.slots[slot]]
-            if not st.done:
+            if not st.done and not st.undone:
                 st.rows = self.row
             self._finish(st, slot)
         if slots:
@@ -464,7 +540,6 @@ class _Lockstep:
         self.loss_sum[:] = 0.0
         self.batch_mean_sum[:] = 0.0
         self.n_correct[:] = 0
-        self.n_seen = 0
         offset = 0
         next_refresh = time.perf_counter() + _REFRESH_SECONDS
         steps_since = 0
@@ -498,17 +573,16 @@ class _Lockstep:
             scheduled = self.scheduled
             failed = []
             for s in scheduled:
-                opt = self.states[self.slots[s]].run.optimizer
-                opt._t = self.states[self.slots[s]].t_start + self.row
+                st = self.states[self.slots[s]]
                 try:
-                    self.lr_rec[s] = opt.current_lr
+                    self.lr_rec[s] = st.run.optimizer.lr_at(st.t_start + self.row)
                 except Exception as exc:
                     st = self.states[self.slots[s]]
                     st.error, st.error_text = exc, traceback.format_exc()
                     failed.append(s)
             if scheduled:
                 self.lr[:, 0] = self.lr_rec
-            bad = self._diverged_now(loss, sq)
+            bad = _diverged_before(loss, sq, self.bound)
             if bad or failed:
                 self._stop_before_update(sorted(set(bad) | set(failed)), epoch, loss, failed)
                 if not len(self.slots):
@@ -517,6 +591,8 @@ class _Lockstep:
                 if cc:
                     correct = np.delete(correct, sorted(set(bad) | set(failed)))
                 sq = np.einsum("kp,kp->k", self.grad, self.grad)
+            if self.row == 0:
+                self.bound = _divergence_bound(loss, self.factor)
             i = self.row
             self.applying = i
             self.writing = new = self.prev
@@ -528,8 +604,6 @@ class _Lockstep:
             )
             # commit: the new arrays become current, the old ones the "before" copies
             self.theta, self.prev, self.buf, self.prev_buf = new, self.theta, self.prev_buf, self.buf
-            if self.momentum_on:
-                self.has_buf[:] = True
             now = time.perf_counter()
             cols = slice(None) if self.all_active else self.slots
             self.rec_loss[i, cols] = loss
@@ -539,9 +613,9 @@ class _Lockstep:
             self.row = i + 1  # the update is recorded
             self.loss_sum += n_b * loss
             self.batch_mean_sum += loss
-            self.n_seen += n_b
             if cc:
                 self.n_correct += correct
+                self.last_correct[:] = correct
             steps_since += len(self.slots)
             if self.has_step_callbacks:
                 self._step_callbacks(epoch, n_b, loss, sq)
@@ -554,27 +628,23 @@ class _Lockstep:
         if self.on_progress is not None and steps_since:
             self.on_progress(0, steps_since)
 
-    @staticmethod
-    def _diverged_now(loss: np.ndarray, sq: np.ndarray) -> list[int]:
-        """The divergence rule of fit, before an update: the batch loss or the gradient norm
-        is not finite. (Keep in step with ``companion.core.training``.)"""
-        if math.isfinite(loss.sum() + sq.sum()):  # one test for all runs (overflow: see below)
-            return []
-        return np.flatnonzero(~(np.isfinite(loss) & np.isfinite(sq))).tolist()
-
     def _stop_before_update(self, slots: list[int], epoch: int, loss: np.ndarray,
                             failed: list[int]) -> None:
+        """Stop the runs of ``slots`` before the current update: as diverged (fit's rules,
+        the previous update undone where fit undoes it), or failed (their schedule raised)."""
         for s in slots:
-            st = self._st(s)
             if s in failed:
                 continue
+            st = self._st(s)
             g = self.grad[s]
-            sq_norm = float(np.dot(g, g))
-            restored = bool(not np.isfinite(self.theta[s]).all() and st.rows)
-            if restored:
-                np.copyto(self.theta[s], self.prev[s])
+            sq_norm, loss_s, bound = float(np.dot(g, g)), float(loss[s]), float(self.bound[s])
+            undo = _undoes_previous(loss_s, bound, bool(np.isfinite(self.theta[s]).all()),
+                                    st.rows)
+            if undo:
+                self._undo_last(s, st)
             self._stop_diverged(st, _diverged_before_message(
-                self.row, epoch, float(loss[s]), sq_norm, float(self.lr_rec[s]), restored))
+                self.row, epoch, loss_s, sq_norm, float(self.lr_rec[s]), bound,
+                float(self.factor[s]), undo))
         for s in slots:
             if s not in failed:
                 self._close_epoch(s, epoch, finished=False)

@@ -48,8 +48,10 @@ class SGD:
     :func:`companion.fit` on the same model; :meth:`reset` starts over.
 
     The one update path: :meth:`step` is what :func:`companion.fit` calls after each batch
-    (with ``model.params`` and the flat gradient), what a hand-written loop calls, and
-    what a trainer of several runs in lockstep calls once per run and step. A hand step
+    (with ``model.params`` and the flat gradient) and what a hand-written loop calls; its
+    arithmetic is :func:`sgd_update`, which a trainer of several runs in lockstep
+    (:func:`companion.core.sweep.sweep`) calls on the stack of their parameters, handing
+    each run's optimiser its final state with :meth:`load_state`. A hand step
     followed by ``fit(optimizer=opt)`` therefore continues exactly where the hand step
     left off. :attr:`state` and :meth:`load_state` save and restore the state (fit uses
     them to undo an interrupted update).
@@ -99,20 +101,36 @@ class SGD:
 
     @property
     def current_lr(self) -> float:
-        """The learning rate the next update will use.
+        """The learning rate the next update will use: ``lr_at(iterations)``.
 
         >>> from companion.core.schedules import step_decay
         >>> SGD(lr=step_decay(0.1, step_size=1, gamma=0.5)).current_lr
         0.1
         """
+        return self.lr_at(self._t)
+
+    def lr_at(self, t: int) -> float:
+        """The learning rate of update ``t`` (0-based): ``lr``, or the schedule's value at t.
+
+        A trainer that runs several optimisers in lockstep asks each for the rate of its
+        next update with this method (the schedule's value is checked here, once).
+
+        >>> from companion.core.schedules import step_decay
+        >>> SGD(lr=step_decay(0.1, step_size=1, gamma=0.5)).lr_at(2)
+        0.025
+        >>> SGD(lr=lambda t: -1.0).lr_at(0)
+        Traceback (most recent call last):
+        ...
+        ValueError: the learning-rate schedule must return a finite float >= 0; got -1.0 at step 0
+        """
         lr = self.lr
         if not callable(lr):
             return lr
-        value = lr(self._t)
+        value = lr(t)
         if not (isinstance(value, (numbers.Real, np.floating)) and math.isfinite(value) and value >= 0):
             raise ValueError(
                 f"the learning-rate schedule must return a finite float >= 0; "
-                f"got {value!r} at step {self._t}"
+                f"got {value!r} at step {t}"
             )
         return float(value)
 
@@ -243,11 +261,16 @@ class SGD:
             )
         self._bind(layout)
         lr = self.current_lr
-        if vector is not None:
-            self._apply(vector, flat_g, lr)
-        else:
-            theta = np.concatenate([p.ravel() for p in params.values()]) if params else np.empty(0)
-            self._apply(theta, flat_g, lr)
+        theta = vector if vector is not None else (
+            np.concatenate([p.ravel() for p in params.values()]) if params else np.empty(0)
+        )
+        _, buffer = sgd_update(
+            theta, flat_g, self._buffer, lr=lr, momentum=self.momentum, nesterov=self.nesterov,
+            weight_decay=self.weight_decay,
+        )
+        if buffer is not None:
+            self._buffer = buffer
+        if vector is None:
             start = 0
             for p in params.values():
                 p[...] = theta[start : start + p.size].reshape(p.shape)
@@ -264,25 +287,70 @@ class SGD:
                 "another model, or call opt.reset() to start over"
             )
 
-    def _apply(self, theta: np.ndarray, g: np.ndarray, lr: float) -> None:
-        """θ ← θ − η·direction, computed first and written in one assignment."""
-        if self.weight_decay:
-            g = g + self.weight_decay * theta
-        mu = self.momentum
-        if mu:
-            if self._buffer is None:
-                buf = np.array(g, dtype=theta.dtype)
-            else:
-                buf = mu * self._buffer
-                buf += g
-            direction = g + mu * buf if self.nesterov else buf
-            self._buffer = buf
-        else:
-            direction = g
-        theta -= lr * direction
-
     def __repr__(self) -> str:
         return (
             f"SGD(lr={self.lr!r}, momentum={self.momentum}, nesterov={self.nesterov}, "
             f"weight_decay={self.weight_decay})"
         )
+
+
+def sgd_update(
+    theta: np.ndarray, grad: np.ndarray, buffer: np.ndarray | None, *,
+    lr: float | np.ndarray, momentum: float | np.ndarray = 0.0, nesterov: bool = False,
+    weight_decay: float | np.ndarray = 0.0, out: np.ndarray | None = None,
+    buffer_out: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The arithmetic of one SGD update, PyTorch's rule, on a vector or a stack of runs.
+
+    The one implementation of the rule: :meth:`SGD.step` calls it with a ``(P,)`` vector,
+    a lockstep trainer (:mod:`companion.core.lockstep`) with a ``(K, P)`` stack whose
+    per-run coefficients ``lr``, ``momentum``, ``weight_decay`` are ``(K, 1)`` arrays in
+    the parameters' dtype (or scalars shared by every row)::
+
+        g ← ∇ + λ·θ                       (if any λ ≠ 0)
+        b ← g if buffer is None, else μ·b + g;  g ← g + μ·b if nesterov else b   (if any μ ≠ 0)
+        θ ← θ − η·g
+
+    A buffer row of zeros gives that row's first update, ``b ← g``, exactly.
+
+    Args:
+        theta: Parameters, ``(P,)`` or ``(K, P)``; updated in place unless ``out`` is given.
+        grad: Gradient of theta's shape (not modified).
+        buffer: The momentum buffer of theta's shape, or None before the first update.
+        lr, momentum, weight_decay: η, μ, λ: scalars or ``(K, 1)`` arrays.
+        nesterov: Nesterov momentum.
+        out: Where to write the new parameters (theta is then left unchanged).
+        buffer_out: Where to write the new buffer (``buffer`` is never modified; without
+            ``buffer_out`` the new buffer is a new array).
+
+    Returns:
+        ``(new parameters, new buffer)``; the buffer is None when every μ is 0.
+
+    >>> theta = np.array([[1.0], [2.0]]); buf = None
+    >>> for _ in range(2):
+    ...     _, buf = sgd_update(theta, np.ones((2, 1)), buf, lr=np.array([[0.1], [0.2]]),
+    ...                         momentum=0.9)
+    >>> theta.ravel().round(6).tolist()  # 1 - 0.1*1 - 0.1*(0.9*1 + 1); 2 - 0.2*(1 + 1.9)
+    [0.71, 1.42]
+    """
+    g = grad
+    if np.any(weight_decay):
+        g = g + weight_decay * theta
+    new_buffer = None
+    if np.any(momentum):
+        if buffer is None:
+            if buffer_out is None:
+                new_buffer = np.array(g, dtype=theta.dtype)
+            else:
+                new_buffer = buffer_out
+                np.copyto(new_buffer, g)
+        else:
+            new_buffer = np.multiply(buffer, momentum, out=buffer_out)
+            new_buffer += g
+        g = g + momentum * new_buffer if nesterov else new_buffer
+    step = lr * g
+    if out is None:
+        theta -= step
+        return theta, new_buffer
+    np.subtract(theta, step, out=out)
+    return out, new_buffer

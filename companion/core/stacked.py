@@ -6,7 +6,7 @@ every NumPy call of a step (the batched matrix products of ``np.matmul`` on ``(K
 arrays, the softmax, the reductions) serves all K runs, so at small batch sizes, where a
 step costs per-call overhead rather than arithmetic, K runs cost little more than one.
 
-The arithmetic mirrors each model's own ``_forward_backward`` in
+The arithmetic mirrors each model's own ``forward_backward`` in
 :mod:`companion.core.models` operation by operation (same order, same dtype), so every row
 of the stacked gradient equals what the model computes alone, to rounding error.
 
@@ -18,7 +18,7 @@ of the stacked gradient equals what the model computes alone, to rounding error.
 >>> G = np.empty_like(theta)
 >>> loss, correct = stack.forward_backward(theta, X, y, G, count_correct=True)
 >>> alone = np.empty(models[2].n_params)
->>> l2, c2 = models[2]._forward_backward(X[2], y[2], alone, True)
+>>> l2, c2 = models[2].forward_backward(X[2], y[2], alone, True)
 >>> bool(np.allclose(G[2], alone, rtol=1e-13, atol=0)), bool(np.isclose(loss[2], l2)), int(correct[2]) == c2
 (True, True, True)
 """
@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from companion.core import optim
 from companion.core.models import MLP, LinearRegression, Model, SoftmaxRegression
 
 #: The model classes a :class:`Stack` can train (exactly these classes, not subclasses,
@@ -51,7 +52,7 @@ def signature(model: Model) -> tuple:
             f"{type(model).__name__} (a subclass may compute differently, so it is not stacked)"
         )
     return (
-        type(model).__name__, tuple(model._shapes.items()), getattr(model, "activation", None),
+        type(model).__name__, model.layout, getattr(model, "activation", None),
         str(model.dtype),
     )
 
@@ -80,7 +81,7 @@ class Stack:
         self.is_classifier = template.is_classifier
         self._layout: list[tuple[str, tuple[int, ...], int, int]] = []
         start = 0
-        for name, shape in template._shapes.items():
+        for name, shape in template.layout:
             size = math.prod(shape)
             self._layout.append((name, shape, start, start + size))
             start += size
@@ -229,17 +230,15 @@ def sgd_update(
     nesterov: bool = False, buffers: np.ndarray | None = None,
     buffers_out: np.ndarray | None = None,
 ) -> None:
-    """One SGD update of every row, the rule of :class:`companion.core.optim.SGD` row by row.
+    """One SGD update of every row of a ``(K, P)`` stack: :func:`companion.core.optim.sgd_update`.
 
-    ``g ← ∇ + λθ``; with momentum ``b ← μb + g`` (a new buffer starts at zero, which gives
-    PyTorch's ``b ← g`` exactly), ``g ← g + μb`` (Nesterov) or ``b``; ``θ ← θ − ηg``. Every
-    per-run coefficient is a ``(K, 1)`` array in the parameters' dtype, so the arithmetic is
-    the scalar rule's, element by element. ``weight_decay``/``momentum`` are None when every
-    run has 0 (the rows of one lockstep group agree on which terms exist).
-
-    The new parameters go to ``out`` and the new buffers to ``buffers_out``; ``theta`` and
-    ``buffers`` are left as they were (the caller swaps the arrays to commit the update, so
-    an interrupted update leaves nothing half done). ``grad`` is overwritten (scratch).
+    The arithmetic is :func:`~companion.core.optim.sgd_update`'s, the function
+    :meth:`SGD.step <companion.core.optim.SGD.step>` calls (this is only its stacked calling
+    convention): per-run coefficients are ``(K, 1)`` arrays in the parameters' dtype,
+    ``weight_decay``/``momentum`` None when every run has 0, and a buffer row of zeros
+    starts that row's momentum (``b ← g`` exactly). The new parameters go to ``out`` and
+    the new buffers to ``buffers_out``; ``theta``, ``grad`` and ``buffers`` are left as they
+    were (the caller swaps the arrays to commit the update).
 
     >>> theta, new = np.array([[1.0], [2.0]]), np.empty((2, 1))
     >>> buf, new_buf = np.zeros((2, 1)), np.empty((2, 1))
@@ -250,12 +249,11 @@ def sgd_update(
     >>> theta.ravel().round(6).tolist()  # 1 - 0.1*1 - 0.1*(0.9*1 + 1), as in SGD's doctest
     [0.71, 1.71]
     """
-    g = grad
-    if weight_decay is not None:
-        g = g + weight_decay * theta
-    if momentum is not None:
-        np.multiply(buffers, momentum, out=buffers_out)
-        buffers_out += g
-        g = g + momentum * buffers_out if nesterov else buffers_out
-    np.multiply(g, lr, out=grad)
-    np.subtract(theta, grad, out=out)
+    if momentum is not None and buffers is None:
+        raise ValueError("momentum needs buffers (zeros for runs without a buffer yet)")
+    optim.sgd_update(
+        theta, grad, buffers if momentum is not None else None, lr=lr,
+        momentum=0.0 if momentum is None else momentum, nesterov=nesterov,
+        weight_decay=0.0 if weight_decay is None else weight_decay, out=out,
+        buffer_out=buffers_out,
+    )

@@ -52,6 +52,7 @@ from companion.core._validation import (
     check_bool,
     check_choice,
     check_positive_int,
+    check_real,
     check_seed,
 )
 from companion.core.batching import REMAINDERS, BatchPlan
@@ -61,6 +62,7 @@ from companion.core.lockstep import _REFRESH_SECONDS, _Outcome, _Run, _train_gro
 from companion.core.models import Model, check_model
 from companion.core.optim import SGD
 from companion.core.stacked import signature
+from companion.core.training import DEFAULT_DIVERGENCE_FACTOR
 
 #: A sweep's progress bar appears only once the sweep has lasted this long (tqdm ``delay``).
 PROGRESS_DELAY_SECONDS = 2.0
@@ -131,7 +133,7 @@ def _check_callbacks(callbacks: Any, k: int) -> list[list[Callback]]:
 
 def _check_runs(models: Any, n_samples: int, optimizers: Any, batch_size: Any, epochs: Any,
                 remainder: Any, shuffle: Any, seeds: Any, accumulate: Any,
-                callbacks: Any) -> list[_Run]:
+                callbacks: Any, divergence_factor: Any) -> list[_Run]:
     if not _is_list(models) or not models:
         raise TypeError(
             f"models must be a non-empty list of companion.core.models models (one per run); "
@@ -177,11 +179,20 @@ def _check_runs(models: Any, n_samples: int, optimizers: Any, batch_size: Any, e
     shuffles = each(shuffle, "shuffle", check_bool)
     seed_list = each(seeds, "seeds", check_seed)
     accs = each(accumulate, "accumulate", check_positive_int)
+    factors = each(divergence_factor, "divergence_factor", lambda v, n: None if v is None else
+                   check_real(v, n, low=1.0, low_inclusive=False))
+    for i, (m, o) in enumerate(zip(models, opts, strict=True)):
+        if o.layout is not None and o.layout != m.layout:
+            raise ValueError(
+                f"optimizers[{i}] holds the state of parameters {list(o.layout)} (after "
+                f"{o.iterations} updates); models[{i}] has {list(m.layout)}. Use a new SGD for "
+                "another model, or call reset() to start over"
+            )
     cbs = _check_callbacks(callbacks, k)
     runs = []
     for i in range(k):
         run = _Run(i, models[i], opts[i], sizes[i], n_epochs[i], policies[i], shuffles[i],
-                   seed_list[i], accs[i], cbs[i])
+                   seed_list[i], accs[i], cbs[i], factors[i])
         name = "batch_size" if not _is_list(batch_size) else f"batch_size[{i}]"
         try:
             run.plan = BatchPlan(n_samples, sizes[i], policies[i], shuffles[i], seed_list[i])
@@ -203,10 +214,9 @@ def _remote_group(runs: list[_Run], X: Any, y: Any, val: Any) -> list[_Outcome]:
 def _adopt(run: _Run, outcome: _Outcome) -> None:
     """Copy a remote run's results into the caller's objects."""
     if outcome.model is not None:
-        np.copyto(run.model._flat, outcome.model._flat)
+        np.copyto(run.model.params.vector, outcome.model.params.vector)
     if outcome.optimizer is not None:
-        run.optimizer._t = outcome.optimizer._t
-        run.optimizer._buffers = outcome.optimizer._buffers
+        run.optimizer.load_state(outcome.optimizer.state)
     if outcome.history is not None:
         outcome.history.model = run.model
         for local, remote in zip(run.callbacks, outcome.callbacks or [], strict=False):
@@ -225,12 +235,13 @@ def sweep(
     epochs: int | Sequence[int] = 1,
     remainder: str | Sequence[str] = "keep",
     shuffle: bool | Sequence[bool] = True,
-    seeds: int | None | Sequence[int | None] = None,
+    seeds: int | None | Sequence[int | None] = 0,
     validation_data: tuple[Any, Any] | None = None,
     accumulate: int | Sequence[int] = 1,
     callbacks: Sequence[Sequence[Callback]] | Callable[[int], Sequence[Callback]] | None = None,
     executor: Executor | None = None,
     progress: bool = True,
+    divergence_factor: float | None | Sequence[float | None] = DEFAULT_DIVERGENCE_FACTOR,
 ) -> list[History]:
     """Train one model per run, like :func:`~companion.core.training.fit`; return their histories.
 
@@ -245,7 +256,7 @@ def sweep(
         epochs: As in ``fit``, or a list.
         remainder: As in ``fit``, or a list.
         shuffle: As in ``fit``, or a list.
-        seeds: ``fit``'s ``seed``, or a list (one batch order per run).
+        seeds: ``fit``'s ``seed`` (default 0), or a list (one batch order per run).
         validation_data: None or ``(X_val, y_val)``, shared.
         accumulate: As in ``fit``, or a list.
         callbacks: None, one list of :class:`~companion.core.callbacks.Callback` per run,
@@ -257,6 +268,8 @@ def sweep(
             state copied back).
         progress: Show one ``tqdm`` bar over the sweep (runs done, steps per second), which
             appears only once the sweep has lasted ``PROGRESS_DELAY_SECONDS``.
+        divergence_factor: As in ``fit`` (a run stops as diverged when a batch loss exceeds
+            this multiple of its first batch loss; None: only on non-finite values), or a list.
 
     Returns:
         One :class:`~companion.core.history.History` per run, in order.
@@ -270,7 +283,7 @@ def sweep(
     >>> X, y = two_class(n=100, seed=0)
     >>> hs = sweep([SoftmaxRegression(2, 2), SoftmaxRegression(2, 2)], X, y,
     ...            batch_size=[10, 25], epochs=2, seeds=[0, 1], progress=False)
-    >>> [h.params["batch_size"] for h in hs], [len(h.steps) for h in hs]
+    >>> [h.settings["batch_size"] for h in hs], [len(h.steps) for h in hs]
     ([10, 25], [20, 8])
     >>> sweep([LinearRegression(2)], X, y, batch_size=[10, 20], progress=False)
     Traceback (most recent call last):
@@ -283,9 +296,9 @@ def sweep(
             f"got {type(models).__name__}"
         )
     check_model(models[0], "models[0]")
-    Xc, _ = models[0]._check_Xy(X, y)
+    Xc, _ = models[0].check_data(X, y)
     runs = _check_runs(models, len(Xc), optimizers, batch_size, epochs, remainder, shuffle,
-                       seeds, accumulate, callbacks)
+                       seeds, accumulate, callbacks, divergence_factor)
     show = check_bool(progress, "progress")
     if validation_data is not None and (
         not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
@@ -299,7 +312,7 @@ def sweep(
             f"executor must be None or a concurrent.futures.Executor; got {type(executor).__name__}"
         )
     for run in runs:  # check each run's data against its model (dtype, columns, labels)
-        run.model._check_Xy(X, y)
+        run.model.check_data(X, y)
     keyed: dict[tuple, list[_Run]] = {}
     for run in runs:
         keyed.setdefault(run.group_key(), []).append(run)
