@@ -6,16 +6,15 @@ parameters as the rows of one ``(K, P)`` array (:mod:`companion.core.stacked`), 
 together, and keeps each run's events to itself: divergence, a callback stopping,
 interrupting or failing its run. The rules it shares with
 :func:`companion.core.training.fit` are each one function in the section "what fit does,
-mirrored" at the top of this module, to keep them aligned with ``training.py``: how many
-updates, the History and its ``settings``, the divergence bound (``divergence_factor`` ×
-the first batch loss), the test before an update, when the previous update is undone (its
+mirrored" at the top of this module, to keep them aligned with ``training.py`` (the History
+and the updates per epoch come from :func:`companion.core.training.new_history` itself): the
+samples per update, the divergence bound (``divergence_factor`` × the first batch loss), the test before an update, when the previous update is undone (its
 row removed), the messages, and the optimiser state a run ends with. Each step's arithmetic
 is :func:`companion.core.optim.sgd_update`, the function ``SGD.step`` calls; a run's
 optimiser gets its final state through :meth:`SGD.load_state`.
 
->>> from companion.core.batching import BatchPlan
->>> _fit_updates(BatchPlan(10, 4, remainder="carry", shuffle=False), n_epochs=4, k=1)
-[2, 3, 2, 3]
+>>> _update_sizes((4, 4, 2), k=2)
+[8, 2]
 """
 
 from __future__ import annotations
@@ -36,38 +35,15 @@ from companion.core.history import History
 from companion.core.models import Model
 from companion.core.optim import SGD
 from companion.core.stacked import Stack, sgd_update, signature
+from companion.core.training import new_history
 
 _REFRESH_SECONDS = 0.25
 
 
 # -- what fit does, mirrored: each rule in one function, to keep aligned with training.py ----
-def _fit_updates(plan: BatchPlan, n_epochs: int, k: int) -> list[int]:
-    """Updates per epoch, as :func:`companion.core.training.fit` counts them."""
-    if plan.remainder == "carry":
-        return [-(-plan.steps_in_epoch(e) // k) for e in range(n_epochs)]
-    return [-(-plan.steps_per_epoch // k)] * n_epochs
-
-
 def _update_sizes(sizes: tuple[int, ...], k: int) -> list[int]:
     """Samples per update when ``k`` consecutive batches make one update (as fit)."""
     return [sum(sizes[i : i + k]) for i in range(0, len(sizes), k)]
-
-
-def _fit_history(model: Model, plan: BatchPlan, n_epochs: int, k: int, optimizer: SGD,
-                 has_val: bool, divergence_factor: float | None) -> tuple[History, list[int]]:
-    """The empty History fit builds before training (metrics, capacity, settings)."""
-    updates = _fit_updates(plan, n_epochs, k)
-    metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
-    metrics += ["val_" + m for m in metrics] if has_val else []
-    history = History(metrics, capacity=sum(updates))
-    history.plan, history.model = plan, model
-    history.settings = {
-        "n_samples": plan.n_samples, "batch_size": plan.batch_size, "epochs": n_epochs,
-        "remainder": plan.remainder, "shuffle": plan.shuffle, "seed": plan.seed,
-        "accumulate": k, "steps": sum(updates), "optimizer": repr(optimizer),
-        "divergence_factor": divergence_factor,
-    }
-    return history, updates
 
 
 def _divergence_bound(first_loss: np.ndarray, factor: np.ndarray) -> np.ndarray:
@@ -238,9 +214,9 @@ class _Lockstep:
     def _start(self) -> None:
         self.states: list[_RunState] = []
         for run in self.runs:
-            history, updates = _fit_history(run.model, run.plan, run.epochs, run.accumulate,
-                                            run.optimizer, self.val is not None,
-                                            run.divergence_factor)
+            history, updates = new_history(run.model, run.plan, run.epochs, run.accumulate,
+                                           run.optimizer, has_validation=self.val is not None,
+                                           divergence_factor=run.divergence_factor)
             self.states.append(_RunState(run, history, updates))
         for st in self.states:
             for cb in st.run.callbacks:

@@ -40,6 +40,39 @@ DEFAULT_DIVERGENCE_FACTOR = 1e3
 """fit stops as diverged when a batch loss exceeds this multiple of the run's first batch loss."""
 
 
+def new_history(model: Model, plan: BatchPlan, epochs: int, accumulate: int, optimizer: SGD, *,
+                has_validation: bool, divergence_factor: float | None) -> tuple[History, list[int]]:
+    """The empty History a run starts with, and its number of updates in each epoch.
+
+    One place for what :func:`fit` and :func:`companion.sweep` record before training: the
+    metrics (``loss``, ``accuracy`` for a classifier, their ``val_`` twins with validation data),
+    room for every update, the plan, the model and the run's ``settings``. With ``carry`` an
+    epoch's count depends on the epoch; otherwise it is ``ceil(steps_per_epoch / accumulate)``.
+
+    >>> from companion.core.models import SoftmaxRegression
+    >>> plan = BatchPlan(10, 4, remainder="carry", shuffle=False)
+    >>> history, updates = new_history(SoftmaxRegression(2, 3), plan, 4, 1, SGD(0.1),
+    ...                                has_validation=True, divergence_factor=None)
+    >>> updates, history.settings["steps"], list(history.history)
+    ([2, 3, 2, 3], 10, ['loss', 'accuracy', 'val_loss', 'val_accuracy'])
+    """
+    if plan.remainder == "carry":
+        updates = [-(-plan.steps_in_epoch(e) // accumulate) for e in range(epochs)]
+    else:
+        updates = [-(-plan.steps_per_epoch // accumulate)] * epochs
+    metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
+    metrics += ["val_" + m for m in metrics] if has_validation else []
+    history = History(metrics, capacity=sum(updates))
+    history.plan, history.model = plan, model
+    history.settings = {
+        "n_samples": plan.n_samples, "batch_size": plan.batch_size, "epochs": epochs,
+        "remainder": plan.remainder, "shuffle": plan.shuffle, "seed": plan.seed,
+        "accumulate": accumulate, "steps": sum(updates), "optimizer": repr(optimizer),
+        "divergence_factor": divergence_factor,
+    }
+    return history, updates
+
+
 def _update_sizes(batch_sizes: tuple[int, ...], accumulate: int) -> list[int]:
     """Samples per update when ``accumulate`` consecutive batches make one update."""
     return [sum(batch_sizes[i : i + accumulate]) for i in range(0, len(batch_sizes), accumulate)]
@@ -184,20 +217,9 @@ def fit(
     )
     plan = BatchPlan(len(Xc), batch_size, remainder, shuffle, seed)
 
-    if plan.remainder == "carry":
-        updates = [-(-plan.steps_in_epoch(e) // k) for e in range(n_epochs)]
-    else:
-        updates = [-(-plan.steps_per_epoch // k)] * n_epochs
-    metrics = ["loss"] + (["accuracy"] if model.is_classifier else [])
-    metrics += ["val_" + m for m in metrics] if val is not None else []
-    history = History(metrics, capacity=sum(updates))
-    history.plan, history.model = plan, model
-    history.settings = {
-        "n_samples": plan.n_samples, "batch_size": plan.batch_size, "epochs": n_epochs,
-        "remainder": plan.remainder, "shuffle": plan.shuffle, "seed": plan.seed,
-        "accumulate": k, "steps": sum(updates), "optimizer": repr(optimizer),
-        "divergence_factor": divergence_factor,
-    }
+    history, updates = new_history(model, plan, n_epochs, k, optimizer,
+                                   has_validation=val is not None,
+                                   divergence_factor=divergence_factor)
     for cb in cbs:
         cb.history = history
     loop = _Loop(model, Xc, yc, val, plan, optimizer, k, cbs, history, updates, show, factor)
