@@ -141,7 +141,11 @@ def bwrap_command(work: str | Path, command: list[str], *, bwrap: str | None = N
             cmd += ["--symlink", os.readlink(target), target]
         elif os.path.isdir(target):
             cmd += ["--ro-bind", target, target]
-    seen, made = ["/usr", "/etc"], set()
+    # /proc, /dev and the private /tmp first: a later bind (the repository's venv, say) may sit
+    # below /tmp, and a tmpfs mounted after it would hide it.
+    cmd += ["--proc", "/proc", "--dev", "/dev",
+            "--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp"]
+    seen, made = ["/usr", "/etc"], {"/tmp", "/proc", "/dev"}
     for folder in [*_python_roots(), *_package_dirs()]:
         if not any(folder == s or folder.startswith(s + "/") for s in seen):
             # bwrap would create the folders above a bind as 0700, closed to the slot user.
@@ -151,9 +155,7 @@ def bwrap_command(work: str | Path, command: list[str], *, bwrap: str | None = N
                     made.add(str(parent))
             cmd += ["--ro-bind", folder, folder]
             seen.append(folder)
-    cmd += ["--proc", "/proc", "--dev", "/dev",
-            "--perms", "1777", "--size", str(limits.tmp_size), "--tmpfs", "/tmp",
-            "--bind", str(work), SANDBOX_HOME, "--chdir", SANDBOX_HOME]
+    cmd += ["--bind", str(work), SANDBOX_HOME, "--chdir", SANDBOX_HOME]
     env = {
         "HOME": "/tmp", "PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin",
         "TMPDIR": "/tmp", "MPLBACKEND": "Agg", "MPLCONFIGDIR": "/tmp/mpl",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import fcntl
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -191,23 +191,11 @@ def _produce(root: Path) -> dict[str, float]:
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def artifacts(
+    tmp_path_factory: pytest.TempPathFactory, produce_once: Callable[..., tuple[Path, object]]
+) -> Path:
     """A folder with ``release/``, ``leaky_release/``, ``grades/<name>/`` and timings."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = tmp_path_factory.getbasetemp().parent  # common to every xdist worker
-    else:
-        shared = tmp_path_factory.getbasetemp()
-    root = shared / "assignments-artifacts"
-    done = root / "timings.json"
-    with open(shared / "assignments-artifacts.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not done.exists():
-                shutil.rmtree(root, ignore_errors=True)
-                root.mkdir(parents=True)
-                done.write_text(json.dumps(_produce(root), indent=1), encoding="utf-8")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    root, _ = produce_once(tmp_path_factory, "assignments-artifacts", _produce, "timings.json")
     return root
 
 

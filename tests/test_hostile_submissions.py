@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import copy
 import csv
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -397,24 +397,12 @@ def _produce(root: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def hostile(
+    tmp_path_factory: pytest.TempPathFactory, produce_once: Callable[..., tuple[Path, Any]]
+) -> tuple[Path, dict[str, Any]]:
     """The run's folder and facts measured around it."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        shared = tmp_path_factory.getbasetemp().parent
-    else:
-        shared = tmp_path_factory.getbasetemp()
-    root = shared / "hostile-artifacts"
-    done = root / "facts.json"
-    with open(shared / "hostile-artifacts.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not done.exists():
-                shutil.rmtree(root, ignore_errors=True)
-                root.mkdir(parents=True)
-                done.write_text(json.dumps(_produce(root), indent=1), encoding="utf-8")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return root, json.loads(done.read_text(encoding="utf-8"))
+    root, facts = produce_once(tmp_path_factory, "hostile-artifacts", _produce, "facts.json")
+    return root, facts  # type: ignore[return-value]
 
 
 def _totals(root: Path) -> dict[str, float]:

@@ -3,6 +3,7 @@ Jupyter run a chapter, where myst-nb (and the course package, on Colab) is missi
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import re
@@ -96,8 +97,12 @@ def test_a_chapter_runs_where_myst_nb_cannot_be_imported(tmp_path: Path, monkeyp
     nb.cells.append(nbformat.v4.new_code_cell(
         "try:\n    import myst_nb\nexcept ImportError as exc:\n    print('blocked:', exc)\n"
         "glue('probe', 1050 // 100)"))
-    NotebookClient(nb, timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(ROOT / "book")}}).execute()
+    client = NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(ROOT / "book")}})
+    # In a thread of its own: nbclient's event loop must not stay behind in the test worker's
+    # main thread, where a later test drives Playwright's sync API.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(client.execute).result()
     probe = nb.cells[-1].outputs
     assert probe[0]["text"] == "blocked: myst_nb is not installed here\n"
     # glue() fell back to a plain display of the value.
