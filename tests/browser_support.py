@@ -8,6 +8,7 @@ it saw into a list of readable problems, so a test asserts that list is empty.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import json
@@ -600,3 +601,19 @@ def page_problems(report: PageReport, base: str, html_dir: Path = HTML_DIR) -> l
                 problems.append(problem)
     # Each problem once: Chromium may fetch an image twice (eager loading, the screenshot).
     return list(dict.fromkeys(problems))
+
+
+@contextmanager
+def outside_any_event_loop() -> Iterator[None]:
+    """Run a block with no asyncio loop registered as running in this thread.
+
+    Playwright's sync API refuses to start where ``asyncio.get_running_loop()`` answers; a test
+    that ran earlier in the same pytest worker can leave a loop registered there. The block
+    runs with that registration cleared, and it is put back afterwards.
+    """
+    left_over = asyncio._get_running_loop()
+    asyncio._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio._set_running_loop(left_over)

@@ -47,6 +47,7 @@ from browser_support import (
     expected_launch_urls,
     inspect_page,
     is_external,
+    outside_any_event_loop,
     page_problems,
     screenshot_names,
     serve,
@@ -85,7 +86,7 @@ def browser() -> Iterator[Any]:
             f"Chromium not found at {CHROMIUM}; install Debian's chromium with "
             "`apt-get install chromium` (as root) to run the browser test"
         )
-    with sync_api.sync_playwright() as playwright:
+    with outside_any_event_loop(), sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()

@@ -23,6 +23,7 @@ from browser_support import (
     HTML_DIR,
     KNOWN_TOOLCHAIN_PAGE_ERRORS,
     is_external,
+    outside_any_event_loop,
     serve,
 )
 
@@ -52,7 +53,7 @@ def browser() -> Iterator[Any]:
     )
     if not CHROMIUM.exists():
         pytest.skip(f"Chromium not found at {CHROMIUM}; `apt-get install chromium` (as root)")
-    with sync_api.sync_playwright() as playwright:
+    with outside_any_event_loop(), sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
