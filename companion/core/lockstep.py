@@ -35,7 +35,7 @@ from companion.core.history import History
 from companion.core.models import Model
 from companion.core.optim import SGD
 from companion.core.stacked import Stack, sgd_update, signature
-from companion.core.training import new_history
+from companion.core.training import epoch_logs, new_history
 
 _REFRESH_SECONDS = 0.25
 
@@ -339,14 +339,8 @@ class _Lockstep:
         updates = st.rows - st.first
         n = self._samples(st)
         self._sync_model(slot)
-        logs = {"loss": float(self.loss_sum[slot]) / n if n else math.nan}
-        if model.is_classifier:
-            logs["accuracy"] = int(self.n_correct[slot]) / n if n else math.nan
-        if self.val is not None:
-            val_loss, val_correct = model.loss_and_correct(*self.val)
-            logs["val_loss"] = val_loss
-            if model.is_classifier:
-                logs["val_accuracy"] = val_correct / len(self.val[1])
+        logs = epoch_logs(model, float(self.loss_sum[slot]), int(self.n_correct[slot]), n,
+                          self.val)
         for key, value in logs.items():
             history.history[key].append(value)
         history.history_batch_mean_loss.append(

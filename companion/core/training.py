@@ -73,6 +73,28 @@ def new_history(model: Model, plan: BatchPlan, epochs: int, accumulate: int, opt
     return history, updates
 
 
+def epoch_logs(model: Model, loss_sum: float, n_correct: int, n: int,
+               validation: tuple[np.ndarray, np.ndarray] | None) -> dict[str, float]:
+    """One epoch's metrics, as :func:`fit` and :func:`companion.sweep` record them.
+
+    The epoch loss and accuracy are sample-weighted over the ``n`` samples the epoch trained on
+    (NaN for an epoch without samples); with ``validation`` data the model is evaluated on it.
+
+    >>> from companion.core.models import SoftmaxRegression
+    >>> epoch_logs(SoftmaxRegression(2, 3), loss_sum=6.0, n_correct=3, n=4, validation=None)
+    {'loss': 1.5, 'accuracy': 0.75}
+    """
+    logs = {"loss": loss_sum / n if n else math.nan}
+    if model.is_classifier:
+        logs["accuracy"] = n_correct / n if n else math.nan
+    if validation is not None:
+        val_loss, val_correct = model.loss_and_correct(*validation)
+        logs["val_loss"] = val_loss
+        if model.is_classifier:
+            logs["val_accuracy"] = val_correct / len(validation[1])
+    return logs
+
+
 def _update_sizes(batch_sizes: tuple[int, ...], accumulate: int) -> list[int]:
     """Samples per update when ``accumulate`` consecutive batches make one update."""
     return [sum(batch_sizes[i : i + accumulate]) for i in range(0, len(batch_sizes), accumulate)]
@@ -502,14 +524,7 @@ class _Loop:
         history, model = self.history, self.model
         loss_sum, batch_mean_sum, n_correct = self._epoch_sums
         n, updates = self._epoch_n, self._epoch_updates
-        logs = {"loss": loss_sum / n if n else math.nan}
-        if model.is_classifier:
-            logs["accuracy"] = n_correct / n if n else math.nan
-        if self.val is not None:
-            val_loss, val_correct = model.loss_and_correct(*self.val)
-            logs["val_loss"] = val_loss
-            if model.is_classifier:
-                logs["val_accuracy"] = val_correct / len(self.val[1])
+        logs = epoch_logs(model, loss_sum, n_correct, n, self.val)
         for key, value in logs.items():
             history.history[key].append(value)
         history.history_batch_mean_loss.append(batch_mean_sum / updates if updates else math.nan)
