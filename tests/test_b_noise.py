@@ -96,3 +96,25 @@ def test_b_crit_interval_over_independent_batch_orders(digits_train) -> None:
     assert refine_grid([0.4, 1.6, 6.4]).tolist() == pytest.approx([0.4, 0.8, 1.6, 3.2, 6.4])
     with pytest.raises(ValueError, match="refined grid was not measured"):
         BCritInterval(res.seeds, res.b_crit, None, res.lrs, res.results).interval(refined=True)
+
+
+def test_b_crit_interval_on_an_executor_equals_in_process_and_pools(digits_train) -> None:
+    """Each measurement starts from its own initialisation; on an executor the results are the
+    same; pooled() takes the geometric mean of the steps and fits it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from companion.measure.critical_batch import critical_batch_interval
+
+    X, y = digits_train
+    kwargs = dict(n_seeds=2, repeats=1, lrs=[0.4, 1.6, 6.4], batch_sizes=[4, 64, len(X)])
+    here = critical_batch_interval(X, y, **kwargs)
+    with ThreadPoolExecutor(2) as pool:
+        there = critical_batch_interval(X, y, executor=pool, **kwargs)
+    assert np.array_equal(here.b_crit, there.b_crit)
+    assert np.array_equal(here.b_crit_refined, there.b_crit_refined)
+    pooled = here.pooled()
+    expected = np.exp(np.log(np.stack([r.steps for r in here.results])).mean(axis=0))
+    assert np.allclose(pooled.steps, expected) and pooled.repeats == 2
+    assert pooled.fit.b_crit > 0 and here.pooled(refined=True).steps.shape == expected.shape
+    with pytest.raises(TypeError, match="executor must be None or a concurrent.futures"):
+        critical_batch_interval(X, y, executor="pool", **kwargs)

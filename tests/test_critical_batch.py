@@ -198,3 +198,27 @@ def test_experiment_rejects_bad_arguments(digits_train: tuple) -> None:
         critical_batch_experiment(X, y, lrs=[0.0])
     with pytest.raises(TypeError, match="quick must be True or False"):
         critical_batch_experiment(X, y, quick="yes")
+
+
+@pytest.mark.parametrize("batch_size", [1, 8, 64, 200, 1347])
+def test_lockstep_runs_count_the_steps_of_runs_made_one_at_a_time(digits_train, batch_size):
+    """The experiment's lockstep counter (replayed stretches for small B, one fused pass per
+    step where the loss is checked after every step, B >= N/8) gives each run of a block the
+    count steps_to_loss gives it alone; a rate far too large diverges in both."""
+    import companion.measure.critical_batch as cb
+
+    X, y = digits_train
+    model = SoftmaxRegression(64, 10, seed=0)
+    seeds = np.array([0, 1, 2, 3])
+    target, cap = 0.6, 2000
+    loss0 = float(model.loss(X, y))
+    every = max(1, len(X) // (8 * batch_size))
+    for lr in (0.1, 0.8, 400.0):
+        together = cb._lockstep_steps(model, X, y, batch_size, np.full(4, lr), seeds, target,
+                                      loss0, cap, every, 4, float(cap))
+        alone = [steps_to_loss(model, X, y, batch_size, lr, target, max_steps=cap, seed=int(s))
+                 for s in seeds]
+        if lr > 100:
+            assert alone == [None] * 4 and np.isinf(together).all()
+        else:
+            assert None not in alone and together.tolist() == [float(s) for s in alone]

@@ -425,25 +425,41 @@ class BatchPlan:
         >>> all(np.array_equal(a, b) for a, b in zip(shuffled.epoch(3), shuffled.epoch(3)))
         True
         """
+        stream = self.epoch_stream(epoch)
+        if self._remainder == "even":
+            return np.split(stream, np.cumsum(np.asarray(self._sizes(epoch)))[:-1])
+        b = self._b
+        return [stream[i : i + b] for i in range(0, len(stream), b)]
+
+    def epoch_stream(self, epoch: int) -> np.ndarray:
+        """Epoch ``epoch``'s batches laid end to end: ``np.concatenate(plan.epoch(epoch))``,
+        without forming the batches (what a trainer that slices its own batches needs).
+
+        Args:
+            epoch: Epoch number, from 0.
+
+        Returns:
+            The int64 sample indices of the epoch's batches, in training order.
+
+        >>> plan = BatchPlan(5, 2, remainder="fill", shuffle=False)
+        >>> plan.epoch_stream(0).tolist()
+        [0, 1, 2, 3, 4, 0]
+        >>> BatchPlan(5, 2, remainder="drop", shuffle=False).epoch_stream(0).tolist()
+        [0, 1, 2, 3]
+        """
         e = check_nonnegative_int(epoch, "epoch")
         self._check_indexable()
         if self._remainder == "carry":
-            return self._carry_epoch(e)
+            return self._carry_stream(e)
         n, b = self._n, self._b
         rng = self._rng(e) if self._shuffle else None
         order = self._order(e, rng)
-        if self._remainder == "even":
-            cuts = np.cumsum(np.asarray(self._sizes(e)))[:-1]
-            return np.split(order, cuts)
         full = n // b * b
-        batches = [order[i : i + b] for i in range(0, full, b)]
-        if full < n:
-            if self._remainder == "keep":
-                batches.append(order[full:])
-            elif self._remainder == "fill":
-                padding = self._padding(order, full, b - (n - full), rng)
-                batches.append(np.concatenate([order[full:], padding]))
-        return batches
+        if full == n or self._remainder in ("even", "keep"):
+            return order
+        if self._remainder == "drop":
+            return order[:full]
+        return np.concatenate([order, self._padding(order, full, b - (n - full), rng)])
 
     def _padding(
         self, order: np.ndarray, full: int, k: int, rng: np.random.Generator | None
@@ -457,20 +473,17 @@ class BatchPlan:
             drawn = rng.choice(pool, size=extra, replace=False)
         return np.concatenate([pool] * copies + [drawn])
 
-    def _carry_epoch(self, e: int) -> list[np.ndarray]:
+    def _carry_stream(self, e: int) -> np.ndarray:
         n, b = self._n, self._b
         start, stop = e * n // b * b, (e + 1) * n // b * b
         if stop == start:
-            return []
+            return np.empty(0, dtype=np.int64)
         first, last = start // n, (stop - 1) // n
         stream = np.concatenate([self._order(k) for k in range(first, last + 1)])
-        segment = stream[start - first * n : stop - first * n]
-        return [segment[i : i + b] for i in range(0, len(segment), b)]
+        return stream[start - first * n : stop - first * n]
 
     def _counts(self, e: int) -> np.ndarray:
-        batches = self.epoch(e)
-        seen = np.concatenate(batches) if batches else np.empty(0, dtype=np.int64)
-        return np.bincount(seen, minlength=self._n)
+        return np.bincount(self.epoch_stream(e), minlength=self._n)
 
     def left_out(self, epoch: int) -> np.ndarray:
         """Sorted indices of the samples that appear in no batch of epoch ``epoch``.

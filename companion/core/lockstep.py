@@ -34,7 +34,7 @@ from companion.core.callbacks import Callback
 from companion.core.history import History
 from companion.core.models import Model
 from companion.core.optim import SGD
-from companion.core.stacked import Stack, sgd_update, signature
+from companion.core.stacked import Stack, row_sq_norms, sgd_update, signature
 from companion.core.training import epoch_logs, new_history
 
 _REFRESH_SECONDS = 0.25
@@ -54,7 +54,8 @@ def _divergence_bound(first_loss: np.ndarray, factor: np.ndarray) -> np.ndarray:
 def _diverged_before(loss: np.ndarray, sq: np.ndarray, bound: np.ndarray) -> list[int]:
     """fit's test before an update: the runs whose batch loss or gradient norm is not
     finite, or whose batch loss exceeds its bound."""
-    if math.isfinite(loss.sum() + sq.sum()) and not (loss > bound).any():  # the usual case
+    add = np.add.reduce
+    if math.isfinite(add(loss) + add(sq)) and not np.greater(loss, bound).any():  # usually
         return []
     return np.flatnonzero(~(np.isfinite(loss) & np.isfinite(sq)) | (loss > bound)).tolist()
 
@@ -239,6 +240,8 @@ class _Lockstep:
         self.rec_norm = np.full((total, n_runs), np.nan)
         self.rec_lr = np.full((total, n_runs), np.nan)
         self.rec_time = np.zeros(total)
+        self.rec_correct = (np.zeros((total, n_runs), dtype=np.int64) if self.stack.is_classifier
+                            else None)
         # per-run rows of the stacked arrays, for the runs still training ("slots")
         self.slots = np.array([i for i, st in enumerate(self.states) if not st.done],
                               dtype=np.int64)
@@ -252,7 +255,6 @@ class _Lockstep:
         self.lr_rec = np.array([o.current_lr if not callable(o.lr) else math.nan for o in opts])
         self.factor = np.array([self.states[s].run.factor for s in self.slots])
         self.bound = np.full(len(self.slots), math.inf)  # set from the first batch loss
-        self.last_correct = np.zeros(len(self.slots), dtype=np.int64)
         self.lr = self.lr_rec.astype(dt)[:, None]
         self.mu = np.array([o.momentum for o in opts], dtype=dt)[:, None]
         self.wd = np.array([o.weight_decay for o in opts], dtype=dt)[:, None]
@@ -264,9 +266,6 @@ class _Lockstep:
                 if start is not None:
                     self.buf[row] = start
             self.prev_buf = np.empty_like(self.buf)
-        self.loss_sum = np.zeros(len(self.slots))
-        self.batch_mean_sum = np.zeros(len(self.slots))
-        self.n_correct = np.zeros(len(self.slots), dtype=np.int64)
         self.writing = None  # the array an update is being written to
         self.applying = -1  # row whose update is being applied (for Ctrl-C consistency)
         self.row = 0
@@ -336,15 +335,18 @@ class _Lockstep:
         pos = int(self.slots[slot])
         st = self._st(slot)
         history, model = st.history, st.run.model
-        updates = st.rows - st.first
+        a, b = st.first, st.rows
+        updates = b - a
         n = self._samples(st)
         self._sync_model(slot)
-        logs = epoch_logs(model, float(self.loss_sum[slot]), int(self.n_correct[slot]), n,
-                          self.val)
+        losses = self.rec_loss[a:b, pos]
+        loss_sum = float(np.dot(self.g_size[a:b], losses))  # Σ n_b·loss_b, the sum fit forms
+        correct = 0 if self.rec_correct is None else int(self.rec_correct[a:b, pos].sum())
+        logs = epoch_logs(model, loss_sum, correct, n, self.val)
         for key, value in logs.items():
             history.history[key].append(value)
         history.history_batch_mean_loss.append(
-            float(self.batch_mean_sum[slot]) / updates if updates else math.nan
+            float(np.add.reduce(losses)) / updates if updates else math.nan
         )
         history.epoch.append(epoch)
         self._flush(st, pos)
@@ -361,16 +363,11 @@ class _Lockstep:
 
     def _undo_last(self, slot: int, st: _RunState) -> None:
         """fit's undo of a run's latest update: parameters and buffer from before it, its
-        row removed, and (if it was in this epoch) its share of the epoch's sums."""
+        row removed (the epoch's sums are taken over the rows kept)."""
         row = st.rows - 1
         np.copyto(self.theta[slot], self.prev[slot])
         if self.momentum_on:
             np.copyto(self.buf[slot], self.prev_buf[slot])
-        if row >= st.first:
-            loss = float(self.rec_loss[row, self.slots[slot]])
-            self.loss_sum[slot] -= int(self.g_size[row]) * loss
-            self.batch_mean_sum[slot] -= loss
-            self.n_correct[slot] -= self.last_correct[slot]
         st.rows = row
         st.undone = True
 
@@ -421,8 +418,7 @@ class _Lockstep:
         """Remove finished runs from the stacked arrays."""
         keep = np.ones(len(self.slots), dtype=bool)
         keep[slots] = False
-        for name in ("slots", "theta", "prev", "lr_rec", "lr", "mu", "wd", "loss_sum",
-                     "batch_mean_sum", "n_correct", "factor", "bound", "last_correct"):
+        for name in ("slots", "theta", "prev", "lr_rec", "lr", "mu", "wd", "factor", "bound"):
             setattr(self, name, getattr(self, name)[keep])
         self.grad = self.grad[keep]
         self.micro = self.micro[keep] if self.k > 1 else self.grad
@@ -496,20 +492,13 @@ class _Lockstep:
 
     def _epoch_indices(self, epoch: int) -> np.ndarray:
         """``(K, samples in the epoch's batches)``: each run's batches laid end to end."""
-        rows = []
-        for pos in self.slots:
-            batches = self.states[pos].run.plan.epoch(epoch)
-            rows.append(np.concatenate(batches) if batches else np.empty(0, dtype=np.int64))
-        return np.stack(rows)
+        return np.stack([self.states[pos].run.plan.epoch_stream(epoch) for pos in self.slots])
 
     def _run_epoch(self, epoch: int) -> None:
         self.idx = self._epoch_indices(epoch)
         micro_sizes, sizes, k = self.micro_sizes[epoch], self.update_sizes[epoch], self.k
         X, y, stack = self.X, self.y, self.stack
         cc = stack.is_classifier
-        self.loss_sum[:] = 0.0
-        self.batch_mean_sum[:] = 0.0
-        self.n_correct[:] = 0
         offset = 0
         next_refresh = time.perf_counter() + _REFRESH_SECONDS
         steps_since = 0
@@ -539,7 +528,7 @@ class _Lockstep:
                         correct = correct + part_correct
                 g /= n_b
                 loss = loss / n_b
-            sq = np.einsum("kp,kp->k", self.grad, self.grad)
+            sq = row_sq_norms(self.grad)
             scheduled = self.scheduled
             failed = []
             for s in scheduled:
@@ -560,7 +549,7 @@ class _Lockstep:
                 loss = np.delete(loss, sorted(set(bad) | set(failed)))
                 if cc:
                     correct = np.delete(correct, sorted(set(bad) | set(failed)))
-                sq = np.einsum("kp,kp->k", self.grad, self.grad)
+                sq = row_sq_norms(self.grad)
             if self.row == 0:
                 self.bound = _divergence_bound(loss, self.factor)
             i = self.row
@@ -580,12 +569,9 @@ class _Lockstep:
             self.rec_norm[i, cols] = np.sqrt(sq)
             self.rec_lr[i, cols] = self.lr_rec
             self.rec_time[i] = now - self.t0
-            self.row = i + 1  # the update is recorded
-            self.loss_sum += n_b * loss
-            self.batch_mean_sum += loss
             if cc:
-                self.n_correct += correct
-                self.last_correct[:] = correct
+                self.rec_correct[i, cols] = correct
+            self.row = i + 1  # the update is recorded
             steps_since += len(self.slots)
             if self.has_step_callbacks:
                 self._step_callbacks(epoch, n_b, loss, sq)

@@ -334,10 +334,10 @@ def sgd_update(
     [0.71, 1.42]
     """
     g = grad
-    if np.any(weight_decay):
+    if _nonzero(weight_decay):
         g = g + weight_decay * theta
     new_buffer = None
-    if np.any(momentum):
+    if _nonzero(momentum):
         if buffer is None:
             if buffer_out is None:
                 new_buffer = np.array(g, dtype=theta.dtype)
@@ -348,9 +348,19 @@ def sgd_update(
             new_buffer = np.multiply(buffer, momentum, out=buffer_out)
             new_buffer += g
         g = g + momentum * new_buffer if nesterov else new_buffer
-    step = lr * g
     if out is None:
-        theta -= step
+        theta -= lr * g
         return theta, new_buffer
-    np.subtract(theta, step, out=out)
+    if out is theta or out is g:
+        np.subtract(theta, lr * g, out=out)
+    else:  # the step is formed in ``out`` itself: no temporary of theta's size
+        np.multiply(g, lr, out=out)
+        np.subtract(theta, out, out=out)
     return out, new_buffer
+
+
+def _nonzero(coefficient: float | np.ndarray) -> bool:
+    """Whether any run's coefficient (μ or λ) is non-zero; cheap for the usual scalar 0."""
+    if isinstance(coefficient, float | int):
+        return coefficient != 0
+    return bool(np.any(coefficient))

@@ -89,7 +89,7 @@ class Stack:
             self.relu = template.activation == "relu"  # type: ignore[attr-defined]
             self.n_layers = template.n_layers  # type: ignore[attr-defined]
         self._cache: list[tuple[np.ndarray, dict[str, np.ndarray]]] = []
-        self._index: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._index: dict[tuple[int, int], np.ndarray] = {}
 
     def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """Named ``(K, *shape)`` views of a ``(K, P)`` array (cached for reused buffers)."""
@@ -103,29 +103,40 @@ class Stack:
         self._cache = [(flat, views), *self._cache[:5]]
         return views
 
-    def _rows(self, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _offsets(self, k: int, n: int) -> np.ndarray:
+        """``arange(k·n)``, cached: the column of each (run, sample) pair in ``_xent``."""
         key = (k, n)
         found = self._index.get(key)
         if found is None:
-            found = self._index[key] = (np.arange(k)[:, None], np.arange(n)[None, :])
+            found = self._index[key] = np.arange(k * n, dtype=np.intp)
         return found
 
     def _xent(
         self, logits: np.ndarray, y: np.ndarray, scale: float, count_correct: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Stacked ``models._softmax_xent``: loss per run (float64), scaled dlogits, correct."""
-        k, n, _ = logits.shape
-        kk, rows = self._rows(k, n)
-        logits -= logits.max(axis=2, keepdims=True)
-        picked = logits[kk, rows, y]
-        correct = np.count_nonzero(logits.argmax(axis=2) == y, axis=1) if count_correct else None
-        e = np.exp(logits)
-        s = e.sum(axis=2)
-        total = (np.log(s) - picked).sum(axis=1)
+        """Stacked ``models._softmax_xent``: loss per run (float64), scaled dlogits, correct.
+
+        The work is done on a class-major copy ``(classes, K·n)``: NumPy reduces over a
+        short last axis (ten classes) several times more slowly than across rows, so the
+        maxima and sums run over the first axis, vectorised over every (run, sample) pair.
+        The terms are the model's, in the same order along each row; the scaled
+        derivative comes back as a ``(K, n, classes)`` view.
+        """
+        k, n, c = logits.shape
+        m = k * n
+        lt = np.ascontiguousarray(logits.reshape(m, c).T)  # (c, m)
+        flat_index = self._offsets(k, n) + y.reshape(-1) * m  # of the picked logits in lt
+        lt -= lt.max(axis=0)
+        picked = lt.reshape(-1).take(flat_index)
+        correct = (np.count_nonzero((lt.argmax(axis=0) == y.reshape(-1)).reshape(k, n), axis=1)
+                   if count_correct else None)
+        e = np.exp(lt, out=lt)
+        s = e.sum(axis=0)
+        total = (np.log(s) - picked).reshape(k, n).sum(axis=1)
         loss = (total if total.dtype == np.float64 else total.astype(np.float64)) / n
-        e *= scale / s[:, :, None]
-        e[kk, rows, y] -= scale
-        return loss, e, correct
+        e *= scale / s
+        e.reshape(-1)[flat_index] -= scale  # (run, sample) pairs are distinct: no repeats
+        return loss, e.T.reshape(k, n, c), correct
 
     def loss(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Each run's mean loss on the same data ``X`` ``(n, d)``, ``y``: float64 ``(K,)``.
@@ -138,6 +149,15 @@ class Stack:
         True
         """
         v = self.views(theta)
+        if self.kind is LinearRegression:
+            z = np.matmul(X, v["W"])
+            z += v["b"][:, None, :]
+            z -= y
+            total = np.einsum("kij,kij->k", z, z)
+            return total.astype(np.float64) / (z.shape[1] * z.shape[2])
+        # Classifiers: the logits are formed as (K, classes, n), so that the reductions over
+        # the classes run along a long contiguous axis (several times faster than over a
+        # short last axis); the result is the same sum of the same terms.
         if self.kind is MLP:
             a = X
             last = self.n_layers - 1
@@ -145,22 +165,77 @@ class Stack:
                 z = np.matmul(a, v[f"W{i}"])
                 z += v[f"b{i}"][:, None, :]
                 a = np.maximum(z, 0, out=z) if self.relu else np.tanh(z, out=z)
-            z = np.matmul(a, v[f"W{last}"])
-            z += v[f"b{last}"][:, None, :]
+            zt = np.matmul(v[f"W{last}"].transpose(0, 2, 1), a.transpose(0, 2, 1))
+            zt += v[f"b{last}"][:, :, None]
         else:
-            z = np.matmul(X, v["W"])
-            z += v["b"][:, None, :]
-        if self.kind is LinearRegression:
-            z -= y
-            total = np.einsum("kij,kij->k", z, z)
-            size = z.shape[1] * z.shape[2]
-        else:
-            k, n, _ = z.shape
-            z -= z.max(axis=2, keepdims=True)
-            picked = z[np.arange(k)[:, None], np.arange(n)[None, :], y[None, :]]
-            total = (np.log(np.exp(z).sum(axis=2)) - picked).sum(axis=1)
-            size = n
+            zt = np.matmul(v["W"].transpose(0, 2, 1), X.T)
+            zt += v["b"][:, :, None]
+        k, c, n = zt.shape
+        zt -= zt.max(axis=1, keepdims=True)
+        picked = zt.reshape(k, c * n).take(np.asarray(y) * n + np.arange(n), axis=1)
+        total = (np.log(np.exp(zt).sum(axis=1)) - picked).sum(axis=1)
+        size = n
         return total.astype(np.float64) / size
+
+    def loss_and_batch_grad(
+        self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, idx: np.ndarray, out: np.ndarray
+    ) -> np.ndarray:
+        """Each run's mean loss on all of ``(X, y)``, and the gradient of its batch loss.
+
+        One forward pass over the whole data set serves both: the loss of every run at
+        ``theta`` (as :meth:`loss`) and, written into the rows of ``out``, the gradient of
+        run ``k``'s mean loss over the samples ``idx[k]`` (as :meth:`forward_backward` on
+        ``X[idx[k]]``), whose logits are columns of the full pass. For a trainer that checks
+        the full loss after every step this saves the batch's own forward pass. Softmax
+        regression only (:attr:`fuses_full_loss`).
+
+        Args:
+            theta: ``(K, P)`` parameters.
+            X: ``(n, d)`` inputs shared by every run.
+            y: ``(n,)`` integer labels.
+            idx: ``(K, B)`` sample indices of each run's batch.
+            out: ``(K, P)`` gradient buffer.
+
+        Returns:
+            float64 ``(K,)``: each run's mean loss over all ``n`` samples.
+
+        >>> from companion.core.models import SoftmaxRegression
+        >>> models = [SoftmaxRegression(3, 2, seed=s) for s in range(2)]
+        >>> stack = Stack(models[0]); theta = np.stack([m.get_flat() for m in models])
+        >>> X = np.random.default_rng(0).normal(size=(5, 3)); y = np.array([0, 1, 1, 0, 1])
+        >>> idx = np.array([[0, 2], [4, 1]]); G = np.empty_like(theta); G2 = np.empty_like(theta)
+        >>> full = stack.loss_and_batch_grad(theta, X, y, idx, G)
+        >>> _ = stack.forward_backward(theta, X[idx], y[idx], G2)
+        >>> bool(np.allclose(full, stack.loss(theta, X, y))), bool(np.allclose(G, G2))
+        (True, True)
+        """
+        if not self.fuses_full_loss:
+            raise TypeError(f"loss_and_batch_grad supports SoftmaxRegression, not {self.kind.__name__}")
+        v, g = self.views(theta), self.views(out)
+        k, b = idx.shape
+        n = len(X)
+        zt = np.matmul(v["W"].transpose(0, 2, 1), X.T)  # (K, classes, n)
+        zt += v["b"][:, :, None]
+        c = zt.shape[1]
+        zt -= zt.max(axis=1, keepdims=True)
+        label_col = np.asarray(y) * n + np.arange(n)
+        picked = zt.reshape(k, c * n).take(label_col, axis=1)
+        e = np.exp(zt, out=zt)
+        s = e.sum(axis=1)  # (K, n)
+        loss = (np.log(s) - picked).sum(axis=1) / n
+        scale = 1.0 / b
+        dzt = np.take_along_axis(e, idx[:, None, :], axis=2)  # (K, classes, B)
+        dzt *= scale / np.take_along_axis(s, idx, axis=1)[:, None, :]
+        flat = dzt.reshape(-1)
+        flat[(np.arange(k)[:, None] * c + np.asarray(y)[idx]) * b + np.arange(b)] -= scale
+        np.matmul(dzt, X.take(idx, 0), out=g["W"].transpose(0, 2, 1))
+        np.add.reduce(dzt, axis=2, out=g["b"])
+        return loss.astype(np.float64, copy=False)
+
+    @property
+    def fuses_full_loss(self) -> bool:
+        """Whether :meth:`loss_and_batch_grad` serves this architecture."""
+        return self.kind is SoftmaxRegression
 
     def forward_backward(
         self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, out: np.ndarray,
@@ -217,7 +292,7 @@ class Stack:
                 da = np.matmul(dz, v[f"W{i}"].transpose(0, 2, 1))
                 h = acts[i]
                 if self.relu:
-                    da[h <= 0] = 0
+                    np.multiply(da, h > 0, out=da)  # the model's da[h <= 0] = 0
                 else:
                     da *= 1 - h * h
                 dz = da
@@ -257,3 +332,15 @@ def sgd_update(
         weight_decay=0.0 if weight_decay is None else weight_decay, out=out,
         buffer_out=buffers_out,
     )
+
+
+def row_sq_norms(a: np.ndarray) -> np.ndarray:
+    """Squared Euclidean norm of each row of a ``(K, P)`` array.
+
+    >>> row_sq_norms(np.array([[3.0, 4.0], [1.0, 0.0]])).tolist()
+    [25.0, 1.0]
+    """
+    vecdot = getattr(np, "vecdot", None)  # NumPy >= 2: a dot product per row
+    if vecdot is not None:
+        return vecdot(a, a)
+    return np.einsum("kp,kp->k", a, a)

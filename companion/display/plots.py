@@ -20,7 +20,7 @@ partition diagram are ``PolyCollection`` objects with gids ``"batch"``, ``"batch
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -529,7 +529,17 @@ def _frontier_data(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any
     return b, s, e, fit
 
 
-def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
+def _spread(ax: Axes, others: Sequence[Any], xy: Callable[..., tuple[Any, Any]]) -> None:
+    """Each measurement of ``others`` as small light points (one label for all)."""
+    for k, other in enumerate(others):
+        b, s, e, _ = _frontier_data(other)
+        ok = np.isfinite(s)
+        x, y = xy(b[ok], s[ok], e[ok])
+        ax.plot(x, y, ".", color=color(0), alpha=0.35, markersize=5,
+                label="each measurement" if k == 0 else None)
+
+
+def plot_frontier(result: Any, *, ax: Axes | None = None, others: Sequence[Any] = ()) -> Figure:
     """Steps against examples to reach the target, one point per batch size, with the fit.
 
     Draws the measured ``(S, E)`` points (labelled with ``B``), the fitted hyperbola
@@ -540,6 +550,9 @@ def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
         result: A :class:`companion.measure.critical_batch.CriticalBatchResult` or
             :class:`companion.measure.nqm.NQMScaling` (fitted on the fly).
         ax: Draw into this axes.
+        others: Individual measurements behind a pooled ``result`` (for example
+            ``interval.results`` of :func:`~companion.measure.critical_batch.critical_batch_interval`),
+            drawn as small light points to show the spread.
 
     Returns:
         The figure.
@@ -558,7 +571,9 @@ def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
         ce, cs = fit.curve(lo, hi)
         ax.plot(cs, ce, color=ROLES["theory"], linewidth=1.3,
                 label="fit: (S/S_min − 1)(E/E_min − 1) = 1")
-        ax.plot(s[ok], e[ok], "o", color=color(0), label="measured (best learning rate)")
+        _spread(ax, others, lambda b, s, e: (s, e))
+        ax.plot(s[ok], e[ok], "o", color=color(0), label="measured (best learning rate)"
+                if not others else f"geometric mean of {len(others)} measurements")
         # Labels sit above-right of their point; a point close below the previous one (1347
         # under 1024) gets its label below-right, so the two do not overlap.
         previous = None
@@ -586,7 +601,9 @@ def plot_frontier(result: Any, *, ax: Axes | None = None) -> Figure:
     return fig
 
 
-def plot_steps_vs_batch(result: Any, *, ax: Axes | None = None) -> Figure:
+def plot_steps_vs_batch(
+    result: Any, *, ax: Axes | None = None, others: Sequence[Any] = ()
+) -> Figure:
     """Steps to the target against batch size, log–log, with perfect scaling for reference.
 
     The dashed line ``S ∝ 1/B`` through the smallest batch size is perfect scaling (double
@@ -597,6 +614,8 @@ def plot_steps_vs_batch(result: Any, *, ax: Axes | None = None) -> Figure:
         result: A :class:`companion.measure.critical_batch.CriticalBatchResult` or
             :class:`companion.measure.nqm.NQMScaling`.
         ax: Draw into this axes.
+        others: Individual measurements behind a pooled ``result``, drawn as small light
+            points (as in :func:`plot_frontier`).
 
     Returns:
         The figure.
@@ -615,7 +634,9 @@ def plot_steps_vs_batch(result: Any, *, ax: Axes | None = None) -> Figure:
                 linewidth=1.0, label="perfect scaling S ∝ 1/B")
         ax.plot(bb, fit.steps(bb), color=ROLES["theory"], linewidth=1.3,
                 label=f"fit S_min(1 + B_crit/B), B_crit ≈ {fit.b_crit:.3g}")
-        ax.plot(b[ok], s[ok], "o", color=color(0), label="measured (best learning rate)")
+        _spread(ax, others, lambda b, s, e: (b, s))
+        ax.plot(b[ok], s[ok], "o", color=color(0), label="measured (best learning rate)"
+                if not others else f"geometric mean of {len(others)} measurements")
         ax.axvline(fit.b_crit, color=ROLES["highlight"], linestyle=":", linewidth=1.2,
                    label="B_crit")
         ax.set_xscale("log")

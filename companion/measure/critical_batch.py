@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -456,7 +457,7 @@ def _lockstep_steps(
     def next_batches(count: int) -> np.ndarray:
         nonlocal epoch, stream, offset
         while stream.shape[1] - offset < count * batch_size:
-            fresh = np.stack([np.concatenate(p.epoch(epoch)) for p in plans])
+            fresh = np.stack([p.epoch_stream(epoch) for p in plans])
             stream = np.concatenate([stream[:, offset:], fresh], axis=1)
             offset = 0
             epoch += 1
@@ -468,8 +469,49 @@ def _lockstep_steps(
         stack.forward_backward(theta, X.take(idx, 0), y.take(idx, 0), grad[: len(theta)])
         sgd_update(theta, grad[: len(theta)], lr, theta)
 
+    def settle(loss: np.ndarray, hit_at: np.ndarray, step: int) -> np.ndarray:
+        """After a check at ``step``: record the runs that reached the target (at the steps
+        ``hit_at`` of the checked rows), cut off blocks, and return the rows to keep."""
+        nonlocal best, closed, failed
+        bad = ~np.isfinite(loss) | (loss > loss0)
+        hit = ~bad & (loss <= target)
+        for row in np.flatnonzero(hit):
+            first = int(hit_at[row])
+            result[ids[row]] = first
+            block = ids[row] // repeats
+            reached[block] += first
+            done[block] += 1
+        block_of = ids // repeats
+        dead = np.zeros(n_blocks, dtype=bool)
+        dead[block_of[bad]] = True
+        limit = np.floor(best * repeats)
+        newly = (done == repeats) & ~closed
+        dead |= newly & (reached > limit)  # finished, but over the budget
+        for block in np.flatnonzero(newly & ~dead):
+            best = min(best, reached[block] / repeats)
+        closed |= newly
+        limit = np.floor(best * repeats)
+        dead |= ~closed & (reached + step * (repeats - done) > limit)  # cannot win any more
+        dead &= ~failed
+        failed |= dead
+        return ~(bad | hit | dead[block_of])
+
     step = 0
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below
+        if every == 1 and stack.fuses_full_loss:
+            # The loss is checked after every step: one pass over the data gives the check
+            # of the parameters reached so far and the gradient of the next batch.
+            while ids.size:
+                idx = next_batches(1)[ids, 0]  # (runs, B)
+                loss = stack.loss_and_batch_grad(theta, X, y, idx, grad[: len(theta)])
+                if step:
+                    keep = settle(loss, np.full(len(ids), step), step)
+                    ids, theta, lr = ids[keep], theta[keep], lr[keep]
+                    if not ids.size or step >= cap:
+                        break
+                    grad[: len(theta)] = grad[: len(keep)][keep]
+                sgd_update(theta, grad[: len(theta)], lr, theta)
+                step += 1
         while ids.size and step < cap:
             stop = min(cap, step + every)
             idx = next_batches(stop - step)[ids]  # (runs, steps, B)
@@ -477,39 +519,46 @@ def _lockstep_steps(
             for k in range(stop - step):
                 sgd(theta, idx[:, k], lr)
             loss = stack.loss(theta, X, y)
-            bad = ~np.isfinite(loss) | (loss > loss0)
-            hit = ~bad & (loss <= target)
-            for row in np.flatnonzero(hit):  # replay the stretch to find the exact step
-                one, one_lr = saved[row : row + 1].copy(), lr[row : row + 1]
-                first = stop
-                for k in range(stop - step if stop - step > 1 else 0):
-                    sgd(one, idx[row : row + 1, k], one_lr)
-                    if stack.loss(one, X, y)[0] <= target:
-                        first = step + k + 1
-                        break
-                result[ids[row]] = first
-                block = ids[row] // repeats
-                reached[block] += first
-                done[block] += 1
+            hit_at = np.full(len(ids), stop)
+            rows = np.flatnonzero(np.isfinite(loss) & (loss <= min(target, loss0)))
+            if rows.size and stop - step > 1:
+                # Replay the stretch of these runs from the last check, 16 steps at a time:
+                # keep the parameters after each step, evaluate the full loss of all of them
+                # in one pass, and stop a run at its first step at or under the target.
+                hit_at[rows] = _replay(stack, saved[rows], lr[rows], idx[rows], X, y, target,
+                                       sgd) + step
             step = stop
-            block_of = ids // repeats
-            dead = np.zeros(n_blocks, dtype=bool)
-            dead[block_of[bad]] = True
-            limit = np.floor(best * repeats)
-            newly = (done == repeats) & ~closed
-            dead |= newly & (reached > limit)  # finished, but over the budget
-            for block in np.flatnonzero(newly & ~dead):
-                best = min(best, reached[block] / repeats)
-            closed |= newly
-            limit = np.floor(best * repeats)
-            dead |= ~closed & (reached + step * (repeats - done) > limit)  # cannot win any more
-            dead &= ~failed
-            failed |= dead
-            keep = ~(bad | hit | dead[block_of])
+            keep = settle(loss, hit_at, step)
             ids, theta, lr = ids[keep], theta[keep], lr[keep]
     blocks = result.reshape(n_blocks, repeats)
     blocks[failed | ~closed] = np.inf
     return blocks.ravel()
+
+
+def _replay(stack: Any, start: np.ndarray, lr: np.ndarray, idx: np.ndarray, X: np.ndarray,
+            y: np.ndarray, target: float, sgd: Callable[..., None], chunk: int = 16) -> np.ndarray:
+    """For each row of ``start``, the first step (1-based) of the batches ``idx[row]`` after
+    which its full training loss is at or under ``target``; the last step if none is (it is
+    under the target by construction: the caller saw it there)."""
+    theta, rate = start.copy(), lr
+    width = idx.shape[1]
+    first = np.full(len(start), width)
+    active = np.arange(len(start))
+    for block in range(0, width, chunk):
+        steps = range(block, min(width, block + chunk))
+        path = np.empty((len(active), len(steps), theta.shape[1]), dtype=theta.dtype)
+        for j, k in enumerate(steps):
+            sgd(theta, idx[active, k], rate)
+            path[:, j] = theta
+        under = (stack.loss(path.reshape(-1, theta.shape[1]), X, y)
+                 .reshape(len(active), len(steps)) <= target)
+        found = under.any(axis=1)
+        first[active[found]] = block + 1 + np.argmax(under[found], axis=1)
+        keep = ~found
+        active, theta, rate = active[keep], theta[keep], rate[keep]
+        if not active.size:
+            break
+    return first
 
 
 def critical_batch_experiment(
@@ -561,8 +610,8 @@ def critical_batch_experiment(
         seed: Seed of the first batch order (every ``(B, lr)`` uses the same orders).
         noise_scale: Also compute ``B_simple`` (needs ``per_sample_grads``).
         b_noise: Also compute ``B_noise = tr(HΣ)/GᵀHG`` at the same two points (needs
-            ``noise_scale``; it forms the Hessian from ``n_params`` Hessian-vector products,
-            about two seconds each point for softmax regression on the digits).
+            ``noise_scale``; :func:`companion.measure.curvature.hessian` forms the Hessian,
+            in closed form for softmax regression).
         progress: Called with a short message after each batch size (e.g. ``print``).
 
     Returns:
@@ -685,16 +734,19 @@ def _noise_scale_after(
 
 @dataclass(frozen=True)
 class BCritInterval:
-    """``B_crit`` measured from several independent sets of batch orders, on two grids.
+    """``B_crit`` from several independent measurements, on a grid and on its refinement.
 
     Attributes:
         seeds: The first batch-order seed of each measurement (each uses ``repeats``
-            consecutive orders from it, so no two measurements share an order).
-        b_crit: ``B_crit`` per seed on the learning-rate grid given.
-        b_crit_refined: ``B_crit`` per seed on the grid refined to half its log spacing
-            (the geometric mean inserted between neighbours), or ``None`` if not measured.
+            consecutive orders from it, so no two measurements share an order); with the
+            default model, measurement ``k`` also starts from its own initialisation
+            ``SoftmaxRegression(..., seed=k)``.
+        b_crit: ``B_crit`` per measurement on the learning-rate grid given.
+        b_crit_refined: ``B_crit`` per measurement on the grid refined to half its log
+            spacing (the geometric mean inserted between neighbours), or ``None``.
         lrs: The grid.
-        results: The :class:`CriticalBatchResult` of each seed (grid given).
+        results: The :class:`CriticalBatchResult` of each measurement (grid given).
+        results_refined: The same on the refined grid, or ``None``.
     """
 
     seeds: tuple[int, ...]
@@ -702,6 +754,36 @@ class BCritInterval:
     b_crit_refined: np.ndarray | None
     lrs: np.ndarray
     results: tuple[CriticalBatchResult, ...]
+    results_refined: tuple[CriticalBatchResult, ...] | None = None
+
+    def pooled(self, refined: bool = False) -> CriticalBatchResult:
+        """The measurements pooled into one result: per batch size the geometric mean of
+        the steps over the measurements (``inf`` where one did not reach the target) and of
+        the best learning rates, the mean steps grid, and the frontier fitted to the means.
+
+        Args:
+            refined: Pool the measurements on the refined grid.
+
+        Returns:
+            A :class:`CriticalBatchResult` (its ``repeats`` counts every batch order behind
+            a point; noise scales are left out, they belong to each starting point).
+        """
+        results = self.results_refined if refined else self.results
+        if results is None:
+            raise ValueError("the refined grid was not measured (refine=False)")
+        with np.errstate(divide="ignore"):
+            steps = np.exp(np.log(np.stack([r.steps for r in results])).mean(axis=0))
+            best_lr = np.exp(np.log(np.stack([r.best_lr for r in results])).mean(axis=0))
+        first = results[0]
+        examples = first.batch_sizes * steps
+        return CriticalBatchResult(
+            batch_sizes=first.batch_sizes, lrs=first.lrs,
+            steps_grid=np.stack([r.steps_grid for r in results]).mean(axis=0),
+            best_lr=best_lr, steps=steps, examples=examples, target_loss=first.target_loss,
+            n_samples=first.n_samples, fit=fit_frontier(steps, examples), b_simple_start=None,
+            b_simple_end=None, seconds=float(sum(r.seconds for r in results)),
+            repeats=sum(r.repeats for r in results),
+        )
 
     def interval(self, refined: bool = False, level: float = 0.95) -> tuple[float, float, float]:
         """Mean of ``log B_crit`` over the seeds with its Student-t interval, back in ``B``.
@@ -742,13 +824,15 @@ def critical_batch_interval(
     refine: bool = True,
     lrs: Sequence[float] | None = None,
     repeats: int = 4,
+    executor: Executor | None = None,
     **settings: Any,
 ) -> BCritInterval:
     """``B_crit`` from ``n_seeds`` independent measurements, and again on a refined grid.
 
     Each measurement is :func:`critical_batch_experiment` with its own batch orders
     (seed ``k·repeats`` for measurement ``k``, so the ``repeats`` orders averaged per point
-    never overlap between measurements); the spread over measurements gives the interval
+    never overlap between measurements) and, unless ``model`` is given, its own starting
+    point ``SoftmaxRegression(d, n_classes, seed=k)``; the spread over measurements gives the interval
     (:meth:`BCritInterval.interval`), and repeating them on the grid refined to half its log
     spacing (:func:`refine_grid`) shows whether the answer still moves with the grid.
 
@@ -759,6 +843,10 @@ def critical_batch_interval(
         refine: Also measure on the refined grid.
         lrs: The grid (default: the full setting's, 0.025·√2^k).
         repeats: Batch orders averaged per point in each measurement.
+        executor: None to measure in this process, one after the other, or any
+            ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, or a Dask cluster
+            through ``distributed.Client.get_executor()``): every measurement, on both grids,
+            is submitted to it at once and gathered in order. The results are the same.
         **settings: Passed on to :func:`critical_batch_experiment` (``batch_sizes``,
             ``target_loss``, ``model``, ``max_steps``).
 
@@ -772,12 +860,39 @@ def critical_batch_interval(
     seeds = tuple(i * r for i in range(k))
     settings.setdefault("noise_scale", False)
 
-    def measure(g: np.ndarray) -> list[CriticalBatchResult]:
-        return [critical_batch_experiment(X, y, lrs=g, repeats=r, seed=s, **settings)
-                for s in seeds]
+    if (X is None) != (y is None):
+        raise ValueError("X and y must be given together (or both left as None for digits)")
+    if X is None:
+        from companion.core.datasets import digits
 
-    results = measure(grid)
-    refined = (np.array([res.b_crit for res in measure(refine_grid(grid))])
-               if refine else None)
-    return BCritInterval(seeds, np.array([res.b_crit for res in results]), refined,
-                         np.sort(grid), tuple(results))
+        split = digits()
+        X, y = split.X_train, split.y_train
+    given = settings.pop("model", None)
+
+    def start(i: int) -> Any:
+        if given is not None:
+            return given
+        from companion.core.models import SoftmaxRegression
+
+        labels = np.asarray(y)
+        return SoftmaxRegression(np.shape(X)[1], max(2, int(labels.max()) + 1), seed=i)
+
+    if executor is not None and not isinstance(executor, Executor):
+        raise TypeError(
+            f"executor must be None or a concurrent.futures.Executor; got {type(executor).__name__}"
+        )
+    grids = [grid, refine_grid(grid)] if refine else [grid]
+    jobs = [dict(model=start(i), lrs=g, repeats=r, seed=s, **settings)
+            for g in grids for i, s in enumerate(seeds)]
+    if executor is None:
+        done = [critical_batch_experiment(X, y, **job) for job in jobs]
+    else:
+        futures = [executor.submit(critical_batch_experiment, X, y, **job) for job in jobs]
+        done = [future.result() for future in futures]
+    results = tuple(done[:k])
+    refined = tuple(done[k:]) if refine else None
+    return BCritInterval(
+        seeds, np.array([res.b_crit for res in results]),
+        None if refined is None else np.array([res.b_crit for res in refined]),
+        np.sort(grid), results, refined,
+    )

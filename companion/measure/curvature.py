@@ -6,8 +6,11 @@ the error along each eigenvector of ``H`` by ``1 − η λ`` per step, so it con
 cannot grow past this. Cross-entropy is not a quadratic, so for real models ``2 / λ_max`` at
 a given point is a guide to the largest useful step, not a hard wall.
 
-The Hessian is never formed: :func:`hessian_vector_product` takes central differences of
-the exact gradient, and :func:`sharpness` runs power iteration on it.
+:func:`hessian_vector_product` takes central differences of the exact gradient and
+:func:`sharpness` runs power iteration on it, without forming the Hessian;
+:func:`hessian` forms it (in closed form for softmax regression, from ``n_params``
+Hessian-vector products otherwise) for quantities that need all of it, such as
+McCandlish et al.'s ``B_noise``.
 
 >>> from companion.core.models import LinearRegression
 >>> X, y = np.array([[1.0], [3.0]]), np.array([0.0, 0.0])
@@ -75,6 +78,57 @@ def hessian_vector_product(
     finally:
         model.set_flat(theta)
     return (plus - minus) / (2.0 * h) * norm
+
+
+def hessian(model: Model, X: ArrayLike, y: ArrayLike, *, eps: float = 1e-5) -> np.ndarray:
+    """The Hessian of the mean training loss at the model's parameters, ``(P, P)``.
+
+    For :class:`~companion.core.models.SoftmaxRegression` in closed form: with
+    ``u = (x, 1)`` and ``p = softmax(xW + b)``, sample ``i`` contributes
+    ``(u uᵀ) ⊗ (diag p − p pᵀ)`` in the model's flat order (``W`` row by row, then ``b``),
+    one ``(d+1) × (d+1)`` matrix product per pair of classes. For any other model, column
+    ``j`` is :func:`hessian_vector_product` along the ``j``-th unit vector (``P`` products, two
+    passes over the data each), and the result is symmetrised.
+
+    Args:
+        model: A :mod:`companion.core.models` model.
+        X: Inputs.
+        y: Targets (the softmax Hessian does not depend on them).
+        eps: Finite-difference step of the Hessian-vector products.
+
+    Returns:
+        The float64 Hessian, symmetric.
+
+    >>> from companion.core.models import LinearRegression, SoftmaxRegression
+    >>> hessian(LinearRegression(1), [[1.0], [3.0]], [0.0, 0.0]).round(6).tolist()
+    [[10.0, 4.0], [4.0, 2.0]]
+    >>> m = SoftmaxRegression(2, 3, seed=0); X = [[1.0, 2.0], [0.5, -1.0]]; y = [0, 2]
+    >>> closed = hessian(m, X, y)
+    >>> columns = np.stack([hessian_vector_product(m, X, y, e) for e in np.eye(m.n_params)])
+    >>> bool(np.allclose(closed, columns, atol=1e-8))
+    True
+    """
+    from companion.core.models import SoftmaxRegression
+
+    check_model(model)
+    if type(model) is SoftmaxRegression:
+        Xa = check_array(X, "X", ndim=2, dtype_kind="f").astype(np.float64)
+        n = len(Xa)
+        p = model.predict_proba(Xa).astype(np.float64)
+        c = p.shape[1]
+        u = np.hstack([Xa, np.ones((n, 1))])
+        h = np.empty((u.shape[1], c, u.shape[1], c))
+        for i in range(c):
+            for j in range(i, c):
+                weight = p[:, i] * ((i == j) - p[:, j])  # (diag p − p pᵀ)_ij per sample
+                block = (u * weight[:, None]).T @ u / n
+                h[:, i, :, j] = block
+                h[:, j, :, i] = block
+        return h.reshape(model.n_params, model.n_params)
+    eye = np.eye(model.n_params)
+    columns = np.stack([hessian_vector_product(model, X, y, eye[j], eps=eps)
+                        for j in range(model.n_params)])
+    return (columns + columns.T) / 2
 
 
 def sharpness(

@@ -68,9 +68,8 @@ def hessian_noise_scale(model: Any, X: Any, y: Any, *, eps: float = 1e-5) -> flo
     """Exact ``B_noise = tr(HΣ) / GᵀHG`` of McCandlish et al. at the model's parameters.
 
     ``B_simple`` (:func:`simple_noise_scale`) is the special case ``H ∝ I``. Here ``H`` is the
-    Hessian of the mean training loss, built column by column from Hessian-vector products
-    (:func:`companion.measure.curvature.hessian_vector_product`, central differences) and
-    symmetrised; ``Σ`` is the population covariance of the per-sample gradients (``1/N``, as
+    Hessian of the mean training loss (:func:`companion.measure.curvature.hessian`: in closed
+    form for softmax regression, else column by column from Hessian-vector products); ``Σ`` is the population covariance of the per-sample gradients (``1/N``, as
     in :func:`simple_noise_scale`). ``inf`` when ``GᵀHG <= 0``.
 
     Args:
@@ -92,15 +91,13 @@ def hessian_noise_scale(model: Any, X: Any, y: Any, *, eps: float = 1e-5) -> flo
     >>> bool(np.isclose(b_noise, np.trace(H @ (D.T @ D / 3)) / (G @ H @ G), rtol=1e-8))
     True
     """
-    from companion.measure.curvature import hessian_vector_product
+    from companion.measure.curvature import hessian
 
     g = check_per_sample(model.per_sample_grads(X, y))
-    n, p = g.shape
+    n = len(g)
     big_g = g.mean(axis=0)
     centred = g - big_g
-    eye = np.eye(p)
-    H = np.stack([hessian_vector_product(model, X, y, eye[j], eps=eps) for j in range(p)])
-    H = (H + H.T) / 2
+    H = hessian(model, X, y, eps=eps)
     tr_h_sigma = float(np.einsum("ij,ij->", centred @ H, centred)) / n
     curv = float(big_g @ H @ big_g)
     return tr_h_sigma / curv if curv > 0 else float("inf")
