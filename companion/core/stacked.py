@@ -57,6 +57,24 @@ def signature(model: Model) -> tuple:
     )
 
 
+def _class_major_loss(
+    zt: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean cross-entropy of ``(K, classes, n)`` logits ``zt`` against labels ``y`` ``(n,)``:
+    ``(loss (K,) float64, exp of the shifted logits (zt, overwritten), their sums (K, n))``.
+
+    The reductions over the classes run along the long contiguous sample axis, several
+    times faster than over a short last axis; the terms are ``models._softmax_xent``'s.
+    """
+    k, c, n = zt.shape
+    zt -= zt.max(axis=1, keepdims=True)
+    picked = zt.reshape(k, c * n).take(np.asarray(y) * n + np.arange(n), axis=1)
+    e = np.exp(zt, out=zt)
+    s = e.sum(axis=1)
+    total = (np.log(s) - picked).sum(axis=1)
+    return total.astype(np.float64) / n, e, s
+
+
 def _weight_grad(a: np.ndarray, dz: np.ndarray, out: np.ndarray) -> None:
     """``out[k] = a[k].T @ dz[k]``; for one-row batches an outer product (where numpy's
     stacked matmul is slow), which is exactly the single-term sum BLAS computes."""
@@ -155,9 +173,7 @@ class Stack:
             z -= y
             total = np.einsum("kij,kij->k", z, z)
             return total.astype(np.float64) / (z.shape[1] * z.shape[2])
-        # Classifiers: the logits are formed as (K, classes, n), so that the reductions over
-        # the classes run along a long contiguous axis (several times faster than over a
-        # short last axis); the result is the same sum of the same terms.
+        # Classifiers: the logits are formed as (K, classes, n) for _class_major_loss.
         if self.kind is MLP:
             a = X
             last = self.n_layers - 1
@@ -170,12 +186,7 @@ class Stack:
         else:
             zt = np.matmul(v["W"].transpose(0, 2, 1), X.T)
             zt += v["b"][:, :, None]
-        k, c, n = zt.shape
-        zt -= zt.max(axis=1, keepdims=True)
-        picked = zt.reshape(k, c * n).take(np.asarray(y) * n + np.arange(n), axis=1)
-        total = (np.log(np.exp(zt).sum(axis=1)) - picked).sum(axis=1)
-        size = n
-        return total.astype(np.float64) / size
+        return _class_major_loss(zt, y)[0]
 
     def loss_and_batch_grad(
         self, theta: np.ndarray, X: np.ndarray, y: np.ndarray, idx: np.ndarray, out: np.ndarray
@@ -213,16 +224,10 @@ class Stack:
             raise TypeError(f"loss_and_batch_grad supports SoftmaxRegression, not {self.kind.__name__}")
         v, g = self.views(theta), self.views(out)
         k, b = idx.shape
-        n = len(X)
         zt = np.matmul(v["W"].transpose(0, 2, 1), X.T)  # (K, classes, n)
         zt += v["b"][:, :, None]
         c = zt.shape[1]
-        zt -= zt.max(axis=1, keepdims=True)
-        label_col = np.asarray(y) * n + np.arange(n)
-        picked = zt.reshape(k, c * n).take(label_col, axis=1)
-        e = np.exp(zt, out=zt)
-        s = e.sum(axis=1)  # (K, n)
-        loss = (np.log(s) - picked).sum(axis=1) / n
+        loss, e, s = _class_major_loss(zt, y)
         scale = 1.0 / b
         dzt = np.take_along_axis(e, idx[:, None, :], axis=2)  # (K, classes, B)
         dzt *= scale / np.take_along_axis(s, idx, axis=1)[:, None, :]
@@ -230,7 +235,7 @@ class Stack:
         flat[(np.arange(k)[:, None] * c + np.asarray(y)[idx]) * b + np.arange(b)] -= scale
         np.matmul(dzt, X.take(idx, 0), out=g["W"].transpose(0, 2, 1))
         np.add.reduce(dzt, axis=2, out=g["b"])
-        return loss.astype(np.float64, copy=False)
+        return loss
 
     @property
     def fuses_full_loss(self) -> bool:

@@ -561,6 +561,29 @@ def _replay(stack: Any, start: np.ndarray, lr: np.ndarray, idx: np.ndarray, X: n
     return first
 
 
+def _training_data(X: Any, y: Any) -> tuple[np.ndarray, Any]:
+    """``(X, y)`` as given (``X`` checked), or the digits' training split when both are None."""
+    if (X is None) != (y is None):
+        raise ValueError("X and y must be given together (or both left as None for digits)")
+    if X is None:
+        from companion.core.datasets import digits
+
+        split = digits()
+        X, y = split.X_train, split.y_train
+    return check_array(X, "X", ndim=2, dtype_kind="f"), y
+
+
+def _default_model(X: np.ndarray, y: Any, seed: int) -> Any:
+    """``SoftmaxRegression`` with one output per class of ``y`` (at least two)."""
+    from companion.core.models import SoftmaxRegression
+
+    labels = check_array(y, "y", ndim=1, dtype_kind="iu" if np.asarray(y).dtype.kind in "iu"
+                         else "f")
+    if labels.size == 0:
+        raise ValueError("y must hold at least one label; got an empty array")
+    return SoftmaxRegression(X.shape[1], max(2, int(labels.max()) + 1), seed=seed)
+
+
 def critical_batch_experiment(
     X: Any = None,
     y: Any = None,
@@ -621,22 +644,9 @@ def critical_batch_experiment(
     quick = check_bool(quick, "quick")
     noise_scale = check_bool(noise_scale, "noise_scale")
     b_noise = check_bool(b_noise, "b_noise")
-    if (X is None) != (y is None):
-        raise ValueError("X and y must be given together (or both left as None for digits)")
-    if X is None:
-        from companion.core.datasets import digits
-
-        split = digits()
-        X, y = split.X_train, split.y_train
-    X = check_array(X, "X", ndim=2, dtype_kind="f")
+    X, y = _training_data(X, y)
     if model is None:
-        from companion.core.models import SoftmaxRegression
-
-        labels = check_array(y, "y", ndim=1, dtype_kind="iu" if np.asarray(y).dtype.kind in "iu"
-                             else "f")
-        if labels.size == 0:
-            raise ValueError("y must hold at least one label; got an empty array")
-        model = SoftmaxRegression(X.shape[1], max(2, int(labels.max()) + 1), seed=0)
+        model = _default_model(X, y, seed=0)
     X, y = check_model(model).check_data(X, y)
     n = len(X)
     settings = DEFAULTS[quick]
@@ -860,22 +870,11 @@ def critical_batch_interval(
     seeds = tuple(i * r for i in range(k))
     settings.setdefault("noise_scale", False)
 
-    if (X is None) != (y is None):
-        raise ValueError("X and y must be given together (or both left as None for digits)")
-    if X is None:
-        from companion.core.datasets import digits
-
-        split = digits()
-        X, y = split.X_train, split.y_train
+    X, y = _training_data(X, y)
     given = settings.pop("model", None)
 
     def start(i: int) -> Any:
-        if given is not None:
-            return given
-        from companion.core.models import SoftmaxRegression
-
-        labels = np.asarray(y)
-        return SoftmaxRegression(np.shape(X)[1], max(2, int(labels.max()) + 1), seed=i)
+        return given if given is not None else _default_model(X, y, seed=i)
 
     if executor is not None and not isinstance(executor, Executor):
         raise TypeError(
