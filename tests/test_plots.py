@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from strategies import positive_epochs
@@ -230,6 +231,41 @@ def test_frontier_of_a_critical_batch_result() -> None:
     assert star.get_xdata()[0] == pytest.approx(100.0)  # 2 S_min
     assert star.get_ydata()[0] == pytest.approx(1600.0)  # 2 E_min
     assert "16" in star.get_label()
+
+
+def _digits_like_result() -> CriticalBatchResult:
+    """Points shaped like the digits' pooled frontier: 1347 left of 1024 at about its height."""
+    b = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1347])
+    steps = np.array([1033, 593, 256, 168, 135, 108, 112, 97, 79, 73, 66, 51], dtype=float)
+    return CriticalBatchResult(
+        batch_sizes=b, lrs=np.array([0.1]), steps_grid=steps[:, None],
+        best_lr=np.full(b.size, 0.1), steps=steps, examples=b * steps, target_loss=0.2,
+        n_samples=1347, fit=fit_frontier(steps, b * steps), b_simple_start=None,
+        b_simple_end=None, seconds=0.0,
+    )
+
+
+def test_frontier_labels_of_neighbouring_points_do_not_overlap() -> None:
+    fig = plot_frontier(_digits_like_result())
+    ax = fig.axes[0]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text().isdigit()]
+    assert [t.get_text() for t in labels] == [str(v) for v in _digits_like_result().batch_sizes]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    clashes = [(labels[i].get_text(), labels[j].get_text())
+               for i in range(len(boxes)) for j in range(i + 1, len(boxes))
+               if boxes[i].overlaps(boxes[j])]
+    assert clashes == []
+
+
+def test_perfect_scaling_line_stops_at_a_third_of_the_fewest_steps() -> None:
+    res = _digits_like_result()
+    ax = plot_steps_vs_batch(res).axes[0]
+    dashed = next(line for line in ax.get_lines() if line.get_linestyle() == "--")
+    assert dashed.get_ydata().min() == pytest.approx(res.steps.min() / 3)
+    assert ax.get_ylim()[0] > res.steps.min() / 4  # the axis is not stretched below it
 
 
 def test_speed_memory_plot() -> None:

@@ -574,16 +574,15 @@ def plot_frontier(result: Any, *, ax: Axes | None = None, others: Sequence[Any] 
         _spread(ax, others, lambda b, s, e: (s, e))
         ax.plot(s[ok], e[ok], "o", color=color(0), label="measured (best learning rate)"
                 if not others else f"geometric mean of {len(others)} measurements")
-        # Labels sit above-right of their point; a point close below the previous one (1347
-        # under 1024) gets its label below-right, so the two do not overlap.
+        # Labels sit above-right of their point; a point close to the previous one (1347
+        # beside 1024) gets its label below-left, so the two do not overlap.
         previous = None
         for bi, si, ei in zip(b[ok], s[ok], e[ok], strict=True):
             here = np.log10([si, ei])
-            below = (previous is not None and np.abs(here - previous).max() < 0.2
-                     and here[1] < previous[1])
+            close = previous is not None and np.abs(here - previous).max() < 0.2
             ax.annotate(f"{int(bi)}", (si, ei), textcoords="offset points",
-                        xytext=(4, -4) if below else (4, 3), va="top" if below else "bottom",
-                        fontsize=8, color=color(0))
+                        xytext=(-4, -4) if close else (4, 3), va="top" if close else "bottom",
+                        ha="right" if close else "left", fontsize=8, color=color(0))
             previous = here
         ax.axvline(fit.s_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
         ax.axhline(fit.e_min, color=PALETTE["black"], linestyle=":", linewidth=1.0)
@@ -629,9 +628,13 @@ def plot_steps_vs_batch(
     ok = np.isfinite(s)
     with style():
         fig, ax = _axes(ax)
-        bb = np.geomspace(b[ok].min(), b[ok].max(), 200)
+        # Perfect scaling is drawn down to a third of the fewest steps measured, no further:
+        # below that it would only stretch the axis and cross the legend.
+        b_end = min(b[ok].max(), 3 * s[ok][0] * b[ok][0] / s[ok].min())
+        bb = np.geomspace(b[ok].min(), b_end, 200)
         ax.plot(bb, s[ok][0] * b[ok][0] / bb, color=PALETTE["black"], linestyle="--",
                 linewidth=1.0, label="perfect scaling S ∝ 1/B")
+        bb = np.geomspace(b[ok].min(), b[ok].max(), 200)
         ax.plot(bb, fit.steps(bb), color=ROLES["theory"], linewidth=1.3,
                 label=f"fit S_min(1 + B_crit/B), B_crit ≈ {fit.b_crit:.3g}")
         _spread(ax, others, lambda b, s, e: (b, s))
@@ -644,7 +647,7 @@ def plot_steps_vs_batch(
         ax.set_xlabel("batch size B")
         ax.set_ylabel("steps to reach the target")
         ax.set_title("Perfect scaling, diminishing returns, no benefit", loc="left")
-        ax.legend()
+        ax.legend(loc="upper right")
     return fig
 
 
