@@ -268,6 +268,26 @@ def test_perfect_scaling_line_stops_at_a_third_of_the_fewest_steps() -> None:
     assert ax.get_ylim()[0] > res.steps.min() / 4  # the axis is not stretched below it
 
 
+@pytest.mark.parametrize("which", ["digits", "nqm"])
+def test_steps_plot_legend_covers_no_point_of_any_line(which: str) -> None:
+    res = _digits_like_result() if which == "digits" else nqm_batch_scaling(
+        make_nqm(100), [2**k for k in range(0, 13)], target=0.05)
+    ax = plot_steps_vs_batch(res).axes[0]
+    canvas = FigureCanvasAgg(ax.figure)
+    canvas.draw()
+    box = ax.get_legend().get_window_extent(canvas.get_renderer())
+    inside = set()
+    for line in ax.get_lines():
+        xy = line.get_transform().transform(line.get_xydata())  # display coordinates
+        if line.get_linestyle() not in ("None", "none", " ", ""):  # a drawn line: its segments
+            t = np.linspace(0, 1, 50)[:, None, None]
+            xy = (xy[:-1] * (1 - t) + xy[1:] * t).reshape(-1, 2)
+        if np.any((xy[:, 0] >= box.x0) & (xy[:, 0] <= box.x1)
+                  & (xy[:, 1] >= box.y0) & (xy[:, 1] <= box.y1)):
+            inside.add(line.get_label())
+    assert inside == set()
+
+
 def test_speed_memory_plot() -> None:
     X, y = np.random.default_rng(0).random((32, 4)), np.arange(32) % 3
     res = measure_speed(SoftmaxRegression(4, 3), X, y, [1, 8, 64], repeats=1, min_time=0.0)

@@ -640,10 +640,13 @@ def plot_steps_vs_batch(
         _spread(ax, others, lambda b, s, e: (b, s))
         ax.plot(b[ok], s[ok], "o", color=color(0), label="measured (best learning rate)"
                 if not others else f"geometric mean of {len(others)} measurements")
-        ax.axvline(fit.b_crit, color=ROLES["highlight"], linestyle=":", linewidth=1.2,
-                   label="B_crit")
+        ax.plot([fit.b_crit], [fit.steps(fit.b_crit)], marker="*", markersize=13,
+                color=ROLES["highlight"], linestyle="none", label="B_crit: twice S_min")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # Head room above the data, where the legend goes: nothing drawn crosses it.
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, max(high, 12 * float(np.max(s[ok]))))
         ax.set_xlabel("batch size B")
         ax.set_ylabel("steps to reach the target")
         ax.set_title("Perfect scaling, diminishing returns, no benefit", loc="left")
