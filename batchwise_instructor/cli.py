@@ -138,8 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _release(args: argparse.Namespace) -> int:
+    from .masters import find_masters
     from .release import ReleaseError, release_all
 
+    if args.only is not None:
+        known = [m.stem for m in find_masters(args.masters)]
+        unknown = [name for name in args.only if name not in known]
+        if unknown:
+            raise ValueError(f"--only: must name assignments among "
+                             f"{', '.join(repr(k) for k in known)}; got {unknown[0]!r}")
     try:
         releases = release_all(
             args.masters,

@@ -570,6 +570,9 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
         (["grade", "."], "the following arguments are required: --assignment"),
         (["release", "--jobs", "two"], "--jobs: must be a positive int; got 'two'"),
         (["release", "--masters", "nowhere"], "--masters: must be an existing folder"),
+        (["release", "--only", "counting", "nosuch"],
+         "--only: must name assignments among 'counting', 'critical_batch', 'global_batch', "
+         "'iterator', 'lr_batch', 'time_memory', 'variance'; got 'nosuch'"),
         (["publish"], "invalid choice: 'publish'"),
     ],
 )
