@@ -118,3 +118,32 @@ def test_b_crit_interval_on_an_executor_equals_in_process_and_pools(digits_train
     assert pooled.fit.b_crit > 0 and here.pooled(refined=True).steps.shape == expected.shape
     with pytest.raises(TypeError, match="executor must be None or a concurrent.futures"):
         critical_batch_interval(X, y, executor="pool", **kwargs)
+
+
+def test_b_crit_interval_cancels_the_pending_measurements_when_one_fails(digits_train) -> None:
+    """A measurement that raises on the executor stops the interval and cancels the others,
+    which then never start."""
+    from concurrent.futures import Executor, Future
+
+    from companion.measure.critical_batch import critical_batch_interval
+
+    class Pending(Executor):
+        """Runs nothing: the first submission fails at once, the rest stay pending."""
+
+        def __init__(self) -> None:
+            self.futures: list[Future] = []
+
+        def submit(self, fn, /, *args, **kwargs) -> Future:  # type: ignore[override]
+            future: Future = Future()
+            if not self.futures:
+                future.set_exception(RuntimeError("worker lost"))
+            self.futures.append(future)
+            return future
+
+    X, y = digits_train
+    pool = Pending()
+    with pytest.raises(RuntimeError, match="worker lost"):
+        critical_batch_interval(X, y, n_seeds=3, repeats=1, lrs=[0.4, 1.6], batch_sizes=[4],
+                                executor=pool)
+    assert len(pool.futures) == 6  # three measurements on each of the two grids
+    assert all(f.cancelled() for f in pool.futures[1:])

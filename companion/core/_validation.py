@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -159,6 +160,23 @@ def check_bool(value: object, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False; got {_describe(value)}")
     return bool(value)
+
+
+def check_executor(value: object, name: str = "executor") -> Executor | None:
+    """Return ``value`` if it is None or a :class:`concurrent.futures.Executor`, else raise.
+
+    >>> check_executor(None) is None
+    True
+    >>> check_executor("dask")
+    Traceback (most recent call last):
+    ...
+    TypeError: executor must be None or a concurrent.futures.Executor; got str
+    """
+    if value is not None and not isinstance(value, Executor):
+        raise TypeError(
+            f"{name} must be None or a concurrent.futures.Executor; got {type(value).__name__}"
+        )
+    return value
 
 
 def check_each(

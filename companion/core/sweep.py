@@ -51,6 +51,7 @@ import numpy as np
 from companion.core._validation import (
     check_bool,
     check_choice,
+    check_executor,
     check_positive_int,
     check_real,
     check_seed,
@@ -307,10 +308,7 @@ def sweep(
             f"validation_data must be None or a pair (X_val, y_val), shared by every run; got "
             f"{type(validation_data).__name__}"
         )
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(
-            f"executor must be None or a concurrent.futures.Executor; got {type(executor).__name__}"
-        )
+    check_executor(executor)
     for run in runs:  # check each run's data against its model (dtype, columns, labels)
         run.model.check_data(X, y)
     keyed: dict[tuple, list[_Run]] = {}

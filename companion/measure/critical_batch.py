@@ -48,6 +48,7 @@ from companion.core._validation import (
     check_batch_sizes,
     check_bool,
     check_each,
+    check_executor,
     check_nonnegative_int,
     check_positive_int,
     check_real,
@@ -876,10 +877,7 @@ def critical_batch_interval(
     def start(i: int) -> Any:
         return given if given is not None else _default_model(X, y, seed=i)
 
-    if executor is not None and not isinstance(executor, Executor):
-        raise TypeError(
-            f"executor must be None or a concurrent.futures.Executor; got {type(executor).__name__}"
-        )
+    check_executor(executor)
     grids = [grid, refine_grid(grid)] if refine else [grid]
     jobs = [dict(model=start(i), lrs=g, repeats=r, seed=s, **settings)
             for g in grids for i, s in enumerate(seeds)]
@@ -887,7 +885,12 @@ def critical_batch_interval(
         done = [critical_batch_experiment(X, y, **job) for job in jobs]
     else:
         futures = [executor.submit(critical_batch_experiment, X, y, **job) for job in jobs]
-        done = [future.result() for future in futures]
+        try:
+            done = [future.result() for future in futures]
+        except BaseException:  # a measurement failed, or Ctrl-C: the rest are not started
+            for future in futures:
+                future.cancel()
+            raise
     results = tuple(done[:k])
     refined = tuple(done[k:]) if refine else None
     return BCritInterval(
