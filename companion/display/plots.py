@@ -631,9 +631,9 @@ def plot_steps_vs_batch(
         # Perfect scaling is drawn down to a third of the fewest steps measured, no further:
         # below that it would only stretch the axis and cross the legend.
         b_end = min(b[ok].max(), 3 * s[ok][0] * b[ok][0] / s[ok].min())
-        bb = np.geomspace(b[ok].min(), b_end, 200)
-        ax.plot(bb, s[ok][0] * b[ok][0] / bb, color=PALETTE["black"], linestyle="--",
-                linewidth=1.0, label="perfect scaling S ∝ 1/B")
+        b_perfect = np.geomspace(b[ok].min(), b_end, 200)
+        ax.plot(b_perfect, s[ok][0] * b[ok][0] / b_perfect, color=PALETTE["black"],
+                linestyle="--", linewidth=1.0, label="perfect scaling S ∝ 1/B")
         bb = np.geomspace(b[ok].min(), b[ok].max(), 200)
         ax.plot(bb, fit.steps(bb), color=ROLES["theory"], linewidth=1.3,
                 label=f"fit S_min(1 + B_crit/B), B_crit ≈ {fit.b_crit:.3g}")

@@ -843,9 +843,9 @@ def critical_batch_interval(
     Each measurement is :func:`critical_batch_experiment` with its own batch orders
     (seed ``k·repeats`` for measurement ``k``, so the ``repeats`` orders averaged per point
     never overlap between measurements) and, unless ``model`` is given, its own starting
-    point ``SoftmaxRegression(d, n_classes, seed=k)``; the spread over measurements gives the interval
-    (:meth:`BCritInterval.interval`), and repeating them on the grid refined to half its log
-    spacing (:func:`refine_grid`) shows whether the answer still moves with the grid.
+    point ``SoftmaxRegression(d, n_classes, seed=k)``; the spread over measurements gives the
+    interval (:meth:`BCritInterval.interval`), and repeating them on the grid refined to half
+    its log spacing (:func:`refine_grid`) shows whether the answer still moves with the grid.
 
     Args:
         X: Training inputs (default: the digits, as in :func:`critical_batch_experiment`).

@@ -69,8 +69,9 @@ def hessian_noise_scale(model: Any, X: Any, y: Any, *, eps: float = 1e-5) -> flo
 
     ``B_simple`` (:func:`simple_noise_scale`) is the special case ``H ∝ I``. Here ``H`` is the
     Hessian of the mean training loss (:func:`companion.measure.curvature.hessian`: in closed
-    form for softmax regression, else column by column from Hessian-vector products); ``Σ`` is the population covariance of the per-sample gradients (``1/N``, as
-    in :func:`simple_noise_scale`). ``inf`` when ``GᵀHG <= 0``.
+    form for softmax regression, else column by column from Hessian-vector products); ``Σ``
+    is the population covariance of the per-sample gradients (``1/N``, as in
+    :func:`simple_noise_scale`). ``inf`` when ``GᵀHG <= 0``.
 
     Args:
         model: A :mod:`companion.core.models` model with ``per_sample_grads``.
