@@ -203,7 +203,7 @@ def test_experiment_rejects_bad_arguments(digits_train: tuple) -> None:
 @pytest.mark.parametrize("batch_size", [1, 8, 64, 200, 1347])
 def test_lockstep_runs_count_the_steps_of_runs_made_one_at_a_time(digits_train, batch_size):
     """The experiment's lockstep counter (replayed stretches for small B, one fused pass per
-    step where the loss is checked after every step, B >= N/8) gives each run of a block the
+    step where the loss is checked after every step, N // 8B <= 1) gives each run of a block the
     count steps_to_loss gives it alone; a rate far too large diverges in both."""
     import companion.measure.critical_batch as cb
 
