@@ -147,3 +147,23 @@ def test_b_crit_interval_cancels_the_pending_measurements_when_one_fails(digits_
                                 executor=pool)
     assert len(pool.futures) == 6  # three measurements on each of the two grids
     assert all(f.cancelled() for f in pool.futures[1:])
+
+
+@pytest.mark.parametrize(("lrs", "error", "message"), [
+    ([0.1, -0.2, 0.4], ValueError, r"lrs\[1\] must be a finite real number > 0; got -0.2"),
+    ("abc", TypeError, r"lrs must be a sequence, e.g. \[0.05, 0.1, 0.2\]; got 'abc'"),
+    ([], ValueError, "lrs must hold at least one learning rate"),
+])
+def test_b_crit_interval_checks_the_grid_before_refining_it(digits_train, lrs, error,
+                                                            message) -> None:
+    """The grid is checked as the experiment checks it, before anything is computed from it
+    (a negative rate used to reach the refinement's square root first)."""
+    import warnings
+
+    from companion.measure.critical_batch import critical_batch_interval
+
+    X, y = digits_train
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from sqrt of a negative product
+        with pytest.raises(error, match=message):
+            critical_batch_interval(X, y, lrs=lrs, batch_sizes=[64])

@@ -562,6 +562,16 @@ def _replay(stack: Any, start: np.ndarray, lr: np.ndarray, idx: np.ndarray, X: n
     return first
 
 
+def _check_lrs(lrs: Sequence[float]) -> np.ndarray:
+    """The learning-rate grid as a sorted float64 array: every element a positive real (the
+    error names the element), at least one."""
+    grid = np.array(check_each(lrs, "lrs", check_real, low=0.0, low_inclusive=False,
+                               example="[0.05, 0.1, 0.2]"), dtype=np.float64)
+    if grid.size == 0:
+        raise ValueError("lrs must hold at least one learning rate; got an empty sequence")
+    return np.sort(grid)
+
+
 def _training_data(X: Any, y: Any) -> tuple[np.ndarray, Any]:
     """``(X, y)`` as given (``X`` checked), or the digits' training split when both are None."""
     if (X is None) != (y is None):
@@ -658,13 +668,7 @@ def critical_batch_experiment(
         sizes_arr = np.array(sizes, dtype=np.int64)
     else:
         sizes_arr = check_batch_sizes(batch_sizes, "batch_sizes", n_samples=n)
-    grid = np.array(
-        check_each(settings["lrs"] if lrs is None else lrs, "lrs", check_real, low=0.0,
-                   low_inclusive=False, example="[0.05, 0.1, 0.2]")
-    )
-    if grid.size == 0:
-        raise ValueError("lrs must hold at least one learning rate; got an empty sequence")
-    grid = np.sort(grid)
+    grid = _check_lrs(settings["lrs"] if lrs is None else lrs)
     target = check_real(target_loss, "target_loss", low=0.0, low_inclusive=False)
     cap = check_positive_int(max_steps, "max_steps")
     repeats = settings["repeats"] if repeats is None else check_positive_int(repeats, "repeats")
@@ -857,7 +861,8 @@ def critical_batch_interval(
         executor: None to measure in this process, one after the other, or any
             ``concurrent.futures.Executor`` (a ``ProcessPoolExecutor``, or a Dask cluster
             through ``distributed.Client.get_executor()``): every measurement, on both grids,
-            is submitted to it at once and gathered in order. The results are the same.
+            is submitted to it at once and gathered in order. The results are the same. If
+            one measurement raises (or on Ctrl-C) the others still pending are cancelled.
         **settings: Passed on to :func:`critical_batch_experiment` (``batch_sizes``,
             ``target_loss``, ``model``, ``max_steps``).
 
@@ -867,7 +872,7 @@ def critical_batch_interval(
     k = check_positive_int(n_seeds, "n_seeds")
     refine = check_bool(refine, "refine")
     r = check_positive_int(repeats, "repeats")
-    grid = np.array(DEFAULTS[False]["lrs"] if lrs is None else lrs, dtype=np.float64)
+    grid = _check_lrs(DEFAULTS[False]["lrs"] if lrs is None else lrs)
     seeds = tuple(i * r for i in range(k))
     settings.setdefault("noise_scale", False)
 
@@ -896,5 +901,5 @@ def critical_batch_interval(
     return BCritInterval(
         seeds, np.array([res.b_crit for res in results]),
         None if refined is None else np.array([res.b_crit for res in refined]),
-        np.sort(grid), results, refined,
+        grid, results, refined,
     )
