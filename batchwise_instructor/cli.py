@@ -139,14 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _release(args: argparse.Namespace) -> int:
     from .masters import find_masters
-    from .release import ReleaseError, release_all
+    from .release import ReleaseError, release_all, select_masters
 
-    if args.only is not None:
-        known = [m.stem for m in find_masters(args.masters)]
-        unknown = [name for name in args.only if name not in known]
-        if unknown:
-            raise ValueError(f"--only: must name assignments among "
-                             f"{', '.join(repr(k) for k in known)}; got {unknown[0]!r}")
+    if args.only is not None:  # checked here so that the message names the option
+        select_masters(find_masters(args.masters), args.only, "--only")
     try:
         releases = release_all(
             args.masters,

@@ -150,6 +150,37 @@ def _assign_one(master: Path, out_dir: Path, run_tests: bool, student_only: bool
     )
 
 
+def select_masters(masters: list[Path], names: Iterable[str], argument: str = "names"
+                   ) -> list[Path]:
+    """The masters named in ``names``, in that order; the error names ``argument``.
+
+    Every name must be one master's file stem, and none may repeat (two releases of one
+    master would write the same folders at once).
+
+    >>> masters = [Path("a/counting.ipynb"), Path("a/variance.ipynb")]
+    >>> [m.name for m in select_masters(masters, ["variance"])]
+    ['variance.ipynb']
+    >>> select_masters(masters, ["counting", "nosuch"], "--only")
+    Traceback (most recent call last):
+    ...
+    ValueError: --only must be among 'counting', 'variance'; got 'nosuch'
+    >>> select_masters(masters, ["counting", "counting"])
+    Traceback (most recent call last):
+    ...
+    ValueError: names must name each assignment once; got 'counting' twice
+    """
+    wanted = list(names)
+    known = {m.stem: m for m in masters}
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise ValueError(f"{argument} must be among "
+                         f"{', '.join(repr(k) for k in known)}; got {unknown[0]!r}")
+    repeated = [n for i, n in enumerate(wanted) if n in wanted[:i]]
+    if repeated:
+        raise ValueError(f"{argument} must name each assignment once; got {repeated[0]!r} twice")
+    return [known[n] for n in wanted]
+
+
 def release_all(
     masters_dir: str | Path = "notebooks/assignments",
     out_dir: str | Path = "_build/assignments",
@@ -184,14 +215,7 @@ def release_all(
             f"masters_dir must contain master notebooks (*.ipynb); got {str(masters_dir)!r}"
         )
     if names is not None:
-        wanted = list(names)
-        known = {m.stem: m for m in masters}
-        unknown = [n for n in wanted if n not in known]
-        if unknown:
-            raise ValueError(
-                f"names must be among {', '.join(repr(k) for k in known)}; got {unknown[0]!r}"
-            )
-        masters = [known[n] for n in wanted]
+        masters = select_masters(masters, names)
     for master in masters:
         _check_master(master)
     out = Path(out_dir)

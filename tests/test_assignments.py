@@ -318,6 +318,8 @@ def test_release_refuses_a_master_whose_markers_would_leak(tmp_path: Path) -> No
 def test_release_validates_its_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="names must be among 'counting'"):
         release_all(MASTERS, tmp_path, names=["countin"])
+    with pytest.raises(ValueError, match="names must name each assignment once; got 'variance'"):
+        release_all(MASTERS, tmp_path, names=["variance", "counting", "variance"])
     with pytest.raises(ValueError, match="jobs must be a positive int or None; got 0"):
         release_all(MASTERS, tmp_path, jobs=0)
     with pytest.raises(TypeError, match="run_tests must be True or False"):
@@ -571,8 +573,10 @@ def test_every_subcommand_has_help(command: str, capsys: pytest.CaptureFixture[s
         (["release", "--jobs", "two"], "--jobs: must be a positive int; got 'two'"),
         (["release", "--masters", "nowhere"], "--masters: must be an existing folder"),
         (["release", "--only", "counting", "nosuch"],
-         "--only: must name assignments among 'counting', 'critical_batch', 'global_batch', "
+         "--only must be among 'counting', 'critical_batch', 'global_batch', "
          "'iterator', 'lr_batch', 'time_memory', 'variance'; got 'nosuch'"),
+        (["release", "--only", "counting", "counting"],
+         "--only must name each assignment once; got 'counting' twice"),
         (["publish"], "invalid choice: 'publish'"),
     ],
 )
