@@ -303,6 +303,29 @@ def test_a_stack_of_runs_steps_exactly_as_each_sgd_alone(dtype: type, terms: dic
             assert np.array_equal(buffer, np.stack([o.state["momentum_buffer"] for o in opts]))
 
 
+@pytest.mark.parametrize(
+    "terms", [{}, {"momentum": 0.9}, {"momentum": 0.5, "nesterov": True},
+              {"momentum": 0.9, "weight_decay": 0.01}, {"weight_decay": 0.1}],
+)
+@pytest.mark.parametrize("lr", [0.3, np.array([[0.1], [0.03], [0.7]])])
+def test_overwrite_grad_gives_the_same_values_bit_for_bit(terms: dict, lr) -> None:
+    """The in-place update that may form η·g in the gradient's array (what the lockstep
+    trainer uses) computes exactly what the default update does, buffer included."""
+    rng = np.random.default_rng(1)
+    theta, grad = rng.normal(size=(3, 7)), rng.normal(size=(3, 7))
+    buffer = rng.normal(size=(3, 7)) if "momentum" in terms else None
+    a, ga = theta.copy(), grad.copy()
+    b, gb = theta.copy(), grad.copy()
+    _, buf_a = sgd_update(a, ga, None if buffer is None else buffer.copy(), lr=lr, **terms)
+    inplace = None if buffer is None else buffer.copy()
+    _, buf_b = sgd_update(b, gb, inplace, lr=lr, buffer_out=inplace, overwrite_grad=True,
+                          **terms)
+    assert np.array_equal(a, b) and not np.array_equal(a, theta)
+    assert np.array_equal(ga, grad)  # the default leaves the gradient alone
+    if buffer is not None:
+        assert buf_b is inplace and np.array_equal(buf_a, buf_b)
+
+
 def test_out_arguments_leave_the_inputs_as_they_were() -> None:
     theta, buf = np.array([1.0, 2.0]), np.array([0.5, -0.5])
     out, buf_out = np.empty(2), np.empty(2)

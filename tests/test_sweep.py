@@ -290,6 +290,39 @@ def test_real_ctrl_c_stops_every_run_at_its_last_recorded_step() -> None:
         assert h.history["loss"] == pytest.approx(r.history["loss"], rel=RTOL)
 
 
+@pytest.mark.parametrize("lrs", [(0.1, 0.1, 0.1), (0.1, 0.05, 0.2)])
+def test_ctrl_c_just_after_an_update_is_applied_undoes_it(monkeypatch, lrs) -> None:
+    """Ctrl-C that arrives after the stacked update has changed the parameters and the
+    momentum buffers but before the step is recorded: every run ends at its last recorded
+    step, parameters and optimiser state included, as fit interrupted there (shared and
+    per-run learning rates take different paths through the update)."""
+    import companion.core.lockstep as lockstep
+
+    original, calls = lockstep.sgd_update, []
+
+    def update_then_ctrl_c(*args, **kwargs):
+        original(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(lockstep, "sgd_update", update_then_ctrl_c)
+    X, y = make_data("softmax", 64)
+    opts_s = [SGD(lr, momentum=0.9) for lr in lrs]
+    with pytest.warns(UserWarning, match="Training interrupted"):
+        hs = sweep([make_model("softmax", seed=i) for i in range(3)], X, y, optimizers=opts_s,
+                   batch_size=8, epochs=2, seeds=0, progress=False)
+    monkeypatch.setattr(lockstep, "sgd_update", original)
+    opts_f = [SGD(lr, momentum=0.9) for lr in lrs]
+    with pytest.warns(UserWarning, match="Training interrupted"):
+        hf = [fit(make_model("softmax", seed=i), X, y, batch_size=8, epochs=2, seed=0,
+                  optimizer=opts_f[i], callbacks=[StopAtStep(4, interrupt=True)],
+                  progress=False) for i in range(3)]
+    assert [len(h.steps) for h in hs] == [4, 4, 4]
+    for a, b, oa, ob in zip(hs, hf, opts_s, opts_f, strict=True):
+        assert_same_run(a, b, oa, ob)
+
+
 def test_arguments_are_checked_by_name() -> None:
     X, y = make_data("softmax", 20)
     two = [make_model("softmax"), make_model("softmax")]

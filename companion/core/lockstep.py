@@ -256,6 +256,7 @@ class _Lockstep:
         self.factor = np.array([self.states[s].run.factor for s in self.slots])
         self.bound = np.full(len(self.slots), math.inf)  # set from the first batch loss
         self.lr = self.lr_rec.astype(dt)[:, None]
+        self._share_lr()
         self.mu = np.array([o.momentum for o in opts], dtype=dt)[:, None]
         self.wd = np.array([o.weight_decay for o in opts], dtype=dt)[:, None]
         self.buf = self.prev_buf = None
@@ -266,7 +267,6 @@ class _Lockstep:
                 if start is not None:
                     self.buf[row] = start
             self.prev_buf = np.empty_like(self.buf)
-        self.writing = None  # the array an update is being written to
         self.applying = -1  # row whose update is being applied (for Ctrl-C consistency)
         self.row = 0
         self._refresh_flags()
@@ -307,6 +307,12 @@ class _Lockstep:
         self.scheduled = [s for s, st in enumerate(active) if st.schedule]
         self.all_active = len(self.slots) == len(self.states)
         self.has_step_callbacks = any(st.step_callbacks for st in active)
+
+    def _share_lr(self) -> None:
+        """The rate the update is given: one float when every run has the same (several times
+        faster than a column of equal rates, the same values), else the ``(K, 1)`` column."""
+        lr = self.lr
+        self.lr_arg = float(lr[0, 0]) if len(lr) and (lr == lr[0, 0]).all() else lr
 
     def _sync_model(self, slot: int) -> None:
         np.copyto(self.states[self.slots[slot]].run.model.params.vector, self.theta[slot])
@@ -426,6 +432,7 @@ class _Lockstep:
             self.buf, self.prev_buf = self.buf[keep], self.prev_buf[keep]
         if hasattr(self, "idx"):
             self.idx = self.idx[keep]
+        self._share_lr()
         self._refresh_flags()
 
     def _end_runs(self, slots: list[int]) -> None:
@@ -447,11 +454,11 @@ class _Lockstep:
                 self._epochs()
         except KeyboardInterrupt:
             self.interrupted_all = True
-            if self.applying == self.row and self.theta is self.writing:
-                # Ctrl-C after an update was committed but before it was recorded: undo it
-                self.theta, self.prev, self.buf, self.prev_buf = (
-                    self.prev, self.theta, self.prev_buf, self.buf
-                )
+            if self.applying == self.row:
+                # Ctrl-C after an update was begun but before it was recorded: undo it
+                np.copyto(self.theta, self.prev)
+                if self.momentum_on:
+                    np.copyto(self.buf, self.prev_buf)
             for slot, pos in enumerate(self.slots):
                 st = self.states[pos]
                 st.rows = self.row
@@ -541,6 +548,7 @@ class _Lockstep:
                     failed.append(s)
             if scheduled:
                 self.lr[:, 0] = self.lr_rec
+                self._share_lr()
             bad = _diverged_before(loss, sq, self.bound)
             if bad or failed:
                 self._stop_before_update(sorted(set(bad) | set(failed)), epoch, loss, failed)
@@ -553,16 +561,18 @@ class _Lockstep:
             if self.row == 0:
                 self.bound = _divergence_bound(loss, self.factor)
             i = self.row
+            # snapshot (fit's copy of the parameters before an update), then mark the update
+            # begun: until self.row moves past i, Ctrl-C restores the snapshot
+            np.copyto(self.prev, self.theta)
+            if self.momentum_on:
+                np.copyto(self.prev_buf, self.buf)
             self.applying = i
-            self.writing = new = self.prev
             sgd_update(
-                self.theta, self.grad, self.lr, new,
+                self.theta, self.grad, self.lr_arg,
                 weight_decay=self.wd if self.decay_on else None,
                 momentum=self.mu if self.momentum_on else None,
-                nesterov=self.nesterov, buffers=self.buf, buffers_out=self.prev_buf,
+                nesterov=self.nesterov, buffers=self.buf,
             )
-            # commit: the new arrays become current, the old ones the "before" copies
-            self.theta, self.prev, self.buf, self.prev_buf = new, self.theta, self.prev_buf, self.buf
             now = time.perf_counter()
             cols = slice(None) if self.all_active else self.slots
             self.rec_loss[i, cols] = loss

@@ -298,7 +298,7 @@ def sgd_update(
     theta: np.ndarray, grad: np.ndarray, buffer: np.ndarray | None, *,
     lr: float | np.ndarray, momentum: float | np.ndarray = 0.0, nesterov: bool = False,
     weight_decay: float | np.ndarray = 0.0, out: np.ndarray | None = None,
-    buffer_out: np.ndarray | None = None,
+    buffer_out: np.ndarray | None = None, overwrite_grad: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The arithmetic of one SGD update, PyTorch's rule, on a vector or a stack of runs.
 
@@ -320,8 +320,10 @@ def sgd_update(
         lr, momentum, weight_decay: η, μ, λ: scalars or ``(K, 1)`` arrays.
         nesterov: Nesterov momentum.
         out: Where to write the new parameters (theta is then left unchanged).
-        buffer_out: Where to write the new buffer (``buffer`` is never modified; without
-            ``buffer_out`` the new buffer is a new array).
+        buffer_out: Where to write the new buffer (``buffer`` is never modified unless it
+            is ``buffer_out`` itself; without ``buffer_out`` the new buffer is a new array).
+        overwrite_grad: ``grad`` may be overwritten (it then holds ``η·g``): the in-place
+            update needs no temporary of theta's size. The values are the same either way.
 
     Returns:
         ``(new parameters, new buffer)``; the buffer is None when every μ is 0.
@@ -334,8 +336,9 @@ def sgd_update(
     [0.71, 1.42]
     """
     g = grad
+    scratch = grad if overwrite_grad else None  # an array the step may be formed in
     if _nonzero(weight_decay):
-        g = g + weight_decay * theta
+        g = scratch = g + weight_decay * theta
     new_buffer = None
     if _nonzero(momentum):
         if buffer is None:
@@ -347,9 +350,15 @@ def sgd_update(
         else:
             new_buffer = np.multiply(buffer, momentum, out=buffer_out)
             new_buffer += g
-        g = g + momentum * new_buffer if nesterov else new_buffer
+        if nesterov:
+            g = scratch = g + momentum * new_buffer
+        else:
+            g = new_buffer
     if out is None:
-        theta -= lr * g
+        if scratch is None:
+            theta -= lr * g
+        else:  # η·g formed in the scratch array: the same values, no temporary
+            theta -= np.multiply(g, lr, out=scratch)
         return theta, new_buffer
     if out is theta or out is g:
         np.subtract(theta, lr * g, out=out)

@@ -446,7 +446,10 @@ def _lockstep_steps(
     theta = np.tile(model._flat, (n_runs, 1))
     grad = np.empty_like(theta)
     lr = lrs.astype(model.dtype)[:, None]
-    plans = [BatchPlan(n, batch_size, remainder="carry", shuffle=True, seed=int(s)) for s in seeds]
+    # runs with the same seed share a batch order: one plan per distinct seed
+    distinct, run_plan = np.unique(np.asarray(seeds, dtype=np.int64), return_inverse=True)
+    plans = [BatchPlan(n, batch_size, remainder="carry", shuffle=True, seed=int(s))
+             for s in distinct]
     epoch, stream, offset = 0, np.empty((n_runs, 0), dtype=np.int64), 0
     n_blocks = n_runs // repeats
     reached = np.zeros(n_blocks)  # Σ steps of the block's finished runs
@@ -458,7 +461,7 @@ def _lockstep_steps(
     def next_batches(count: int) -> np.ndarray:
         nonlocal epoch, stream, offset
         while stream.shape[1] - offset < count * batch_size:
-            fresh = np.stack([p.epoch_stream(epoch) for p in plans])
+            fresh = np.stack([p.epoch_stream(epoch) for p in plans])[run_plan]
             stream = np.concatenate([stream[:, offset:], fresh], axis=1)
             offset = 0
             epoch += 1
@@ -468,7 +471,7 @@ def _lockstep_steps(
 
     def sgd(theta: np.ndarray, idx: np.ndarray, lr: np.ndarray) -> None:
         stack.forward_backward(theta, X.take(idx, 0), y.take(idx, 0), grad[: len(theta)])
-        sgd_update(theta, grad[: len(theta)], lr, theta)
+        sgd_update(theta, grad[: len(theta)], lr)
 
     def settle(loss: np.ndarray, hit_at: np.ndarray, step: int) -> np.ndarray:
         """After a check at ``step``: record the runs that reached the target (at the steps
@@ -511,7 +514,7 @@ def _lockstep_steps(
                     if not ids.size or step >= cap:
                         break
                     grad[: len(theta)] = grad[: len(keep)][keep]
-                sgd_update(theta, grad[: len(theta)], lr, theta)
+                sgd_update(theta, grad[: len(theta)], lr)
                 step += 1
         while ids.size and step < cap:
             stop = min(cap, step + every)
