@@ -128,18 +128,22 @@ class Stack:
             self._ones = (X, np.concatenate([X, np.ones((len(X), 1), dtype=X.dtype)], axis=1))
         return self._ones[1]
 
+    def _softmax_blocks(self, flat: np.ndarray) -> np.ndarray:
+        """Softmax regression's ``[W; b]`` as a ``(K, d + 1, classes)`` view of a ``(K, P)``
+        array: ``W`` and ``b`` are consecutive in the flat vector, ``b`` the last row."""
+        (_, (d, c), start, _), (_, _, _, end) = self._layout
+        return flat[:, start:end].reshape(flat.shape[0], d + 1, c)
+
     def _softmax_logits_t(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Softmax regression's logits ``X @ W + b`` of every run, class-major ``(K, classes, n)``.
 
-        ``W`` and ``b`` are consecutive in the flat vector, so each run's ``[W; b]`` is one
-        ``(d + 1, classes)`` block: the logits of all runs are one matrix product of the
-        stacked blocks with ``[X, 1]`` (the bias as one more input), several times faster
-        than a product per run followed by a pass adding the bias.
+        The logits of all runs are one matrix product of the stacked ``[W; b]`` blocks with
+        ``[X, 1]`` (the bias as one more input), several times faster than a product per run
+        followed by a pass adding the bias.
         """
-        (_, (d, c), start, _), (_, _, _, end) = self._layout
-        k = theta.shape[0]
-        blocks = theta[:, start:end].reshape(k, d + 1, c).transpose(0, 2, 1)
-        lhs = np.ascontiguousarray(blocks).reshape(k * c, d + 1)
+        blocks = self._softmax_blocks(theta)
+        k, d1, c = blocks.shape
+        lhs = np.ascontiguousarray(blocks.transpose(0, 2, 1)).reshape(k * c, d1)
         return (lhs @ self._with_ones(X).T).reshape(k, c, len(X))
 
     def _offsets(self, k: int, n: int) -> np.ndarray:
@@ -252,9 +256,8 @@ class Stack:
         flat = dzt.reshape(-1)
         flat[(np.arange(k)[:, None] * c + np.asarray(y)[idx]) * b + np.arange(b)] -= scale
         # [W; b]'s gradient in one product: the batch's [x, 1] rows weighted by dlogits
-        (_, (d, _), start, _), (_, _, _, end) = self._layout
-        blocks = out[:, start:end].reshape(k, d + 1, c)
-        np.matmul(dzt, self._with_ones(X).take(idx, 0), out=blocks.transpose(0, 2, 1))
+        grad_blocks = self._softmax_blocks(out).transpose(0, 2, 1)
+        np.matmul(dzt, self._with_ones(X).take(idx, 0), out=grad_blocks)
         return loss
 
     @property
