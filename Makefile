@@ -13,6 +13,9 @@ REQ_HASH  := $(shell cat $(REQ_FILES) | $(PYTHON) -c "import hashlib,sys;print(h
 STAMP     := $(VENV)/.installed-$(REQ_HASH)
 JOBS      ?= 2
 BOOK_FLAGS := -W -n --keep-going
+# Sphinx executes the notebooks one after the other; this fills its execution cache first, JOBS
+# notebooks at a time, so the build itself only reads them (book/_ext/execute_parallel.py).
+PREEXECUTE := $(PY) book/_ext/execute_parallel.py --jobs $(JOBS)
 # One BLAS thread per process: pytest runs two workers on two cores, and oversubscribed
 # OpenBLAS threads made small matrix products tens of times slower.
 export OPENBLAS_NUM_THREADS ?= 1
@@ -41,12 +44,14 @@ $(STAMP):
 venv: $(STAMP)
 
 book: $(STAMP)
+	$(PREEXECUTE)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 # The printable book: Sphinx's LaTeX writer and xelatex (see latex: in _config.yml). It reuses
 # the execution cache of the HTML build, so after `make book` no notebook runs again.
 pdf: $(STAMP)
+	$(PREEXECUTE)
 	$(BIN)/jupyter-book build . --builder pdflatex $(BOOK_FLAGS)
 	@echo "The PDF is at $(CURDIR)/_build/latex/book.pdf"
 
@@ -58,6 +63,7 @@ unit: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(PREEXECUTE)
 	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests companion batchwise_instructor benchmarks book notebooks
 

@@ -1,12 +1,14 @@
 """The book build and nbval turn mistakes into failures.
 
 A tiny book is built in a temporary folder with the repository's own ``_config.yml`` and the
-same flags as ``make book``: a broken cross-reference and a cell that raises must each fail the
-build, and a clean page must pass.
+same steps and flags as ``make book`` (the parallel pre-execution, then ``jupyter-book build``):
+a broken cross-reference and a cell that raises must each fail the build, and a clean page must
+pass, its notebook executed once, by the pre-execution, and only read from the cache by Sphinx.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 FLAGS = ["-W", "-n", "--keep-going"]
+PREEXECUTE = ROOT / "book" / "_ext" / "execute_parallel.py"
 
 pytestmark = pytest.mark.skipif(
     not JUPYTER_BOOK.exists(), reason=f"jupyter-book is not installed beside {sys.executable}"
@@ -47,16 +50,43 @@ def build(tmp_path: Path, page: nbformat.NotebookNode, extra_markdown: str = "")
     (tmp_path / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/page\n  - file: book/references\n"
     )
-    return subprocess.run(
+    pre = subprocess.run([sys.executable, str(PREEXECUTE), "--jobs", "2"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert pre.returncode == 0, pre.stdout + pre.stderr  # a failing notebook is the build's to report
+    result = subprocess.run(
         [str(JUPYTER_BOOK), "build", ".", *FLAGS], cwd=tmp_path, capture_output=True, text=True,
         timeout=300,
     )
+    result.stdout = pre.stdout + pre.stderr + result.stdout
+    return result
+
+
+def recipe(target: str) -> list[str]:
+    """The command lines of a Makefile target, variables left as written."""
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    match = re.search(rf"^{target}:.*\n((?:\t.*\n)+)", text, re.MULTILINE)
+    assert match, f"no {target} target in the Makefile"
+    return [line.strip() for line in match.group(1).splitlines()]
+
+
+@pytest.mark.parametrize("target", ["book", "pdf", "test"])
+def test_every_book_build_pre_executes_the_notebooks_first(target: str) -> None:
+    lines = recipe(target)
+    build = next(i for i, line in enumerate(lines) if "jupyter-book build" in line)
+    assert "$(PREEXECUTE)" in lines[:build], lines
+    assert "PREEXECUTE := $(PY) book/_ext/execute_parallel.py --jobs $(JOBS)" in (
+        ROOT / "Makefile").read_text(encoding="utf-8")
 
 
 def test_clean_book_builds(tmp_path: Path) -> None:
-    result = build(tmp_path, notebook("x = 1 + 1\nx"), "See {doc}`page`.")
+    result = build(tmp_path, notebook("print(6 * 7 * 1001)"), "See {doc}`page`.")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "_build" / "html" / "book" / "page.html").exists()
+    assert "execute_parallel: book/page.ipynb in" in result.stdout
+    assert "Using cached notebook" in result.stdout
+    assert "Executing notebook" not in result.stdout
+    page = (tmp_path / "_build" / "html" / "book" / "page.html").read_text(encoding="utf-8")
+    assert "42042" in page  # the output the pre-execution cached
 
 
 def test_broken_reference_fails_the_build(tmp_path: Path) -> None:
@@ -68,6 +98,7 @@ def test_broken_reference_fails_the_build(tmp_path: Path) -> None:
 def test_raising_cell_fails_the_build(tmp_path: Path) -> None:
     result = build(tmp_path, notebook("raise RuntimeError('boom from a cell')"))
     assert result.returncode != 0
+    assert "book/page.ipynb failed; the build will run it again" in result.stdout
     assert "boom from a cell" in result.stdout + result.stderr
 
 
