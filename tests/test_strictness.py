@@ -74,12 +74,16 @@ def test_every_book_build_pre_executes_the_notebooks_first(target: str) -> None:
     lines = recipe(target)
     build = next(i for i, line in enumerate(lines) if "jupyter-book build" in line)
     assert "$(PREEXECUTE)" in lines[:build], lines
+    assert lines[build].startswith("$(BUILD_ENV) $(BIN)/jupyter-book build"), lines[build]
+    assert "BUILD_ENV  := BATCHWISE_PROGRESS=0" in (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "PREEXECUTE := $(PY) book/_ext/execute_parallel.py --jobs $(JOBS)" in (
         ROOT / "Makefile").read_text(encoding="utf-8")
 
 
 def test_clean_book_builds(tmp_path: Path) -> None:
-    result = build(tmp_path, notebook("print(6 * 7 * 1001)"), "See {doc}`page`.")
+    result = build(tmp_path, notebook("print(6 * 7 * 1001)",
+                                      "import os\nprint('bars', os.environ['BATCHWISE_PROGRESS'])"),
+                   "See {doc}`page`.")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "_build" / "html" / "book" / "page.html").exists()
     assert "execute_parallel: book/page.ipynb in" in result.stdout
@@ -87,6 +91,7 @@ def test_clean_book_builds(tmp_path: Path) -> None:
     assert "Executing notebook" not in result.stdout
     page = (tmp_path / "_build" / "html" / "book" / "page.html").read_text(encoding="utf-8")
     assert "42042" in page  # the output the pre-execution cached
+    assert "bars 0" in page  # its kernels ran with the progress bars off
 
 
 def test_broken_reference_fails_the_build(tmp_path: Path) -> None:

@@ -435,6 +435,11 @@ def test_the_progress_bar_waits_two_seconds(monkeypatch) -> None:
     bar = made["bar"]
     assert bar.n == 2 and bar.total == 2 and bar.delay == 2.0
     assert made["out"].getvalue() == ""  # a sweep shorter than two seconds shows nothing
+    made.clear()
+    monkeypatch.setenv("BATCHWISE_PROGRESS", "0")  # what the book's builds set
+    sweep([make_model("softmax"), make_model("softmax", seed=1)], X, y, batch_size=4,
+          progress=True)
+    assert made == {}  # no bar is made at all
 
 
 def test_runs_that_share_shape_batch_size_and_optimizer_terms_train_in_lockstep(monkeypatch):

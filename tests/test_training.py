@@ -616,6 +616,13 @@ def test_progress_bar(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.Mo
     quiet_fit(SoftmaxRegression(2, 3), X3, Y3, batch_size=100, seed=0, progress=False)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+    monkeypatch.setenv("BATCHWISE_PROGRESS", "0")  # what the book's builds set
+    fit(SoftmaxRegression(2, 3), X3, Y3, batch_size=100, epochs=2, seed=0)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    monkeypatch.setenv("BATCHWISE_PROGRESS", "sometimes")
+    with pytest.raises(ValueError, match=r"BATCHWISE_PROGRESS must be one of 0, 1, .*got 'sometimes'"):
+        fit(SoftmaxRegression(2, 3), X3, Y3, batch_size=100, seed=0)
 
 
 # -- validation ------------------------------------------------------------------------------------

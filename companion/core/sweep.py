@@ -62,6 +62,7 @@ from companion.core.history import History
 from companion.core.lockstep import _REFRESH_SECONDS, _Outcome, _Run, _train_groups
 from companion.core.models import Model, check_model
 from companion.core.optim import SGD
+from companion.core.progress import bars_enabled
 from companion.core.stacked import signature
 from companion.core.training import DEFAULT_DIVERGENCE_FACTOR
 
@@ -268,7 +269,8 @@ def sweep(
             runs' models, optimisers and callbacks are sent to the worker and their final
             state copied back).
         progress: Show one ``tqdm`` bar over the sweep (runs done, steps per second), which
-            appears only once the sweep has lasted ``PROGRESS_DELAY_SECONDS``.
+            appears only once the sweep has lasted ``PROGRESS_DELAY_SECONDS``, unless the
+            environment sets ``BATCHWISE_PROGRESS=0`` (:mod:`companion.core.progress`).
         divergence_factor: As in ``fit`` (a run stops as diverged when a batch loss exceeds
             this multiple of its first batch loss; None: only on non-finite values), or a list.
 
@@ -300,7 +302,7 @@ def sweep(
     Xc, _ = models[0].check_data(X, y)
     runs = _check_runs(models, len(Xc), optimizers, batch_size, epochs, remainder, shuffle,
                        seeds, accumulate, callbacks, divergence_factor)
-    show = check_bool(progress, "progress")
+    show = check_bool(progress, "progress") and bars_enabled()
     if validation_data is not None and (
         not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2
     ):

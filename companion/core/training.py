@@ -29,6 +29,7 @@ from companion.core.callbacks import Callback
 from companion.core.history import History
 from companion.core.models import Model, check_model, flatten
 from companion.core.optim import SGD
+from companion.core.progress import bars_enabled
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -207,7 +208,8 @@ def fit(
         accumulate: Batches per update (positive int).
         callbacks: :class:`~companion.core.callbacks.Callback` objects.
         progress: Show a ``tqdm`` progress bar for runs that last longer than
-            :data:`PROGRESS_DELAY_SECONDS` (shorter runs print nothing).
+            :data:`PROGRESS_DELAY_SECONDS` (shorter runs print nothing), unless the
+            environment sets ``BATCHWISE_PROGRESS=0`` (:mod:`companion.core.progress`).
         divergence_factor: The bound of the divergence test, a multiple (> 1) of the first
             batch loss (default :data:`DEFAULT_DIVERGENCE_FACTOR`); None stops only on
             non-finite values. A first batch loss of 0 disables the bound.
@@ -233,7 +235,7 @@ def fit(
     elif not isinstance(optimizer, SGD):
         raise TypeError(f"optimizer must be an SGD or None; got {type(optimizer).__name__}")
     cbs = _check_callbacks(callbacks)
-    show = check_bool(progress, "progress")
+    show = check_bool(progress, "progress") and bars_enabled()
     factor = math.inf if divergence_factor is None else check_real(
         divergence_factor, "divergence_factor", low=1.0, low_inclusive=False
     )
