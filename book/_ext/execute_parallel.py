@@ -56,7 +56,8 @@ def toc_notebooks(root: Path) -> list[Path]:
         fnmatch.fnmatch(p.relative_to(root).as_posix(), pattern) for pattern in excluded)]
 
 
-def _execute(path: str, timeout: int | None, allow_errors: bool) -> tuple[str, object, float, str | None]:
+def _execute(path: str, timeout: int | None,
+             allow_errors: bool) -> tuple[str, nbformat.NotebookNode, float, str | None]:
     """Run one notebook as myst-nb's cache mode does; ``(path, notebook, seconds, error)``."""
     from jupyter_cache.executors.utils import single_nb_execution
 
