@@ -63,6 +63,53 @@ def test_b_noise_on_softmax_matches_a_finite_difference_hessian(digits_train) ->
     assert hessian_noise_scale(m, X, y) == pytest.approx(expected, rel=1e-4)
 
 
+def test_b_noise_on_the_digits_sums_over_pairs_and_equals_the_hessian_route(digits_train) -> None:
+    """On the digits (N = 1347, P = 650) hessian_noise_scale never forms H; its value is the
+    one H and the per-sample gradients give, at the start and after some training."""
+    from companion.core.optim import SGD
+    from companion.core.training import fit
+    from companion.measure import noise_scale
+    from companion.measure.curvature import hessian
+
+    X, y = digits_train
+    m = SoftmaxRegression(64, 10, seed=0)
+    assert noise_scale._pairs_are_cheaper(m, len(X))
+    for epochs in (0, 3):
+        if epochs:
+            fit(m, X, y, batch_size=32, epochs=epochs, optimizer=SGD(0.1), seed=0, progress=False)
+        g = m.per_sample_grads(X, y)
+        G, D = g.mean(0), g - g.mean(0)
+        H = hessian(m, X, y)
+        expected = np.einsum("ij,ij->", D @ H, D) / len(X) / (G @ H @ G)
+        assert hessian_noise_scale(m, X, y) == pytest.approx(expected, rel=1e-10)
+
+
+def test_the_pair_sums_match_a_finite_difference_hessian_too(digits_train) -> None:
+    """The pair route against the same independent Hessian as the test above it (small data,
+    where hessian_noise_scale itself would form H)."""
+    from companion.measure.noise_scale import _softmax_noise_terms
+
+    X, y = digits_train
+    X, y = X[:300, :8], y[:300] % 3
+    m = SoftmaxRegression(8, 3, seed=0)
+    base, p, h = m.get_flat(), m.n_params, 1e-5
+    H = np.empty((p, p))
+    for j in range(p):
+        e = np.zeros(p)
+        e[j] = h
+        m.set_flat(base + e)
+        plus = np.concatenate([v.ravel() for v in m.grad(X, y).values()])
+        m.set_flat(base)
+        zero = np.concatenate([v.ravel() for v in m.grad(X, y).values()])
+        H[:, j] = (plus - zero) / h
+    H = (H + H.T) / 2
+    g = m.per_sample_grads(X, y)
+    G, D = g.mean(0), g - g.mean(0)
+    tr_h_sigma, curv = _softmax_noise_terms(m, X, y, chunk_elements=1000)
+    assert tr_h_sigma == pytest.approx(np.trace(H @ (D.T @ D) / len(X)), rel=1e-4)
+    assert curv == pytest.approx(G @ H @ G, rel=1e-4)
+
+
 def test_the_experiment_reports_b_noise_at_the_start_and_at_the_target(digits_train) -> None:
     X, y = digits_train
     res = critical_batch_experiment(X, y, batch_sizes=[64, len(X)], lrs=[0.8, 1.6, 3.2],
