@@ -71,7 +71,8 @@ def test_b_noise_on_softmax_matches_a_finite_difference_hessian(digits_train) ->
     G, D = g.mean(0), g - g.mean(0)
     expected_tr, expected_curv = np.trace(H @ (D.T @ D) / len(X)), G @ H @ G
     assert hessian_noise_scale(m, X, y) == pytest.approx(expected_tr / expected_curv, rel=1e-4)
-    tr_h_sigma, curv = _softmax_noise_terms(m, X, y, chunk_elements=1000)  # blocks of 3 rows
+    tr_h_sigma, curv = _softmax_noise_terms(m, *m.check_data(X, y),
+                                            chunk_elements=1000)  # blocks of 3 rows
     assert tr_h_sigma == pytest.approx(expected_tr, rel=1e-4)
     assert curv == pytest.approx(expected_curv, rel=1e-4)
 
@@ -201,3 +202,13 @@ def test_b_crit_interval_checks_the_grid_before_refining_it(digits_train, lrs, e
         warnings.simplefilter("error")  # no RuntimeWarning from sqrt of a negative product
         with pytest.raises(error, match=message):
             critical_batch_interval(X, y, lrs=lrs, batch_sizes=[64])
+
+
+@pytest.mark.parametrize(("X", "y", "message"), [
+    (5, [0], r"X must be a 2-D array; got shape \(\)"),
+    ([[1.0, 2.0], [0.0, 1.0]], [0], r"X and y must have the same number of samples"),
+    ([[1.0, 2.0]], [7], r"y must hold integer class labels in \[0, 3\); got 7"),
+])
+def test_b_noise_names_bad_data_before_choosing_a_route(X, y, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        hessian_noise_scale(SoftmaxRegression(2, 3), X, y)

@@ -101,9 +101,11 @@ def hessian_noise_scale(model: Any, X: Any, y: Any, *, eps: float = 1e-5) -> flo
     from companion.core.models import SoftmaxRegression
     from companion.measure.curvature import hessian
 
-    if type(model) is SoftmaxRegression and _pairs_are_cheaper(model, len(X)):
-        tr_h_sigma, curv = _softmax_noise_terms(model, X, y)
-        return tr_h_sigma / curv if curv > 0 else float("inf")
+    if type(model) is SoftmaxRegression:
+        Xc, yc = model.check_data(X, y)  # bad data is named here, whichever route follows
+        if _pairs_are_cheaper(model, len(Xc)):
+            tr_h_sigma, curv = _softmax_noise_terms(model, Xc, yc)
+            return tr_h_sigma / curv if curv > 0 else float("inf")
     g = check_per_sample(model.per_sample_grads(X, y))
     n = len(g)
     big_g = g.mean(axis=0)
@@ -127,10 +129,10 @@ def _pairs_are_cheaper(model: Any, n: int) -> bool:
     return 2 * n * (d1 + 2 * c) < d1 * d1 * c * (c + 1) + 2 * model.n_params ** 2
 
 
-def _softmax_noise_terms(model: Any, X: Any, y: Any,
+def _softmax_noise_terms(model: Any, X: np.ndarray, y: np.ndarray,
                          chunk_elements: int = 1 << 21) -> tuple[float, float]:
     """``(tr(HΣ), GᵀHG)`` of softmax regression without forming ``H`` or the per-sample
-    gradients.
+    gradients; ``X`` and ``y`` as ``model.check_data`` returns them.
 
     With ``u_i = (x_i, 1)``, ``p_i`` the probabilities and ``r_i = p_i − e_{y_i}``, sample
     ``j``'s gradient is ``u_j ⊗ r_j`` and ``H = (1/N) Σ_i (u_i u_iᵀ) ⊗ A_i`` with
@@ -149,20 +151,17 @@ def _softmax_noise_terms(model: Any, X: Any, y: Any,
     >>> rng = np.random.default_rng(0); X = rng.normal(size=(40, 3)); y = rng.integers(0, 4, 40)
     >>> m = SoftmaxRegression(3, 4, seed=1)
     >>> g = m.per_sample_grads(X, y); G = g.mean(0); D = g - G; H = hessian(m, X, y)
-    >>> tr, curv = _softmax_noise_terms(m, X, y, chunk_elements=100)  # blocks of 2 rows
+    >>> tr, curv = _softmax_noise_terms(m, *m.check_data(X, y), chunk_elements=100)  # 2-row blocks
     >>> bool(np.isclose(tr, np.einsum("ij,ij->", D @ H, D) / 40, rtol=1e-12, atol=0))
     True
     >>> bool(np.isclose(curv, G @ H @ G, rtol=1e-12, atol=0))
     True
     """
-    from companion.core.models import _softmax_xent
-
-    Xc, yc = model.check_data(X, y)
-    n = len(Xc)
-    u = np.hstack([Xc, np.ones((n, 1), dtype=Xc.dtype)]).astype(np.float64)
-    p = model.predict_proba(Xc).astype(np.float64)
-    _, r, _ = _softmax_xent(model._output(Xc), yc, 1.0)
-    r = np.asarray(r, dtype=np.float64)
+    n = len(X)
+    u = np.hstack([X, np.ones((n, 1), dtype=X.dtype)]).astype(np.float64)
+    p = model.predict_proba(X).astype(np.float64)
+    r = p.copy()
+    r[np.arange(n), y] -= 1.0  # the per-sample gradient's dlogits, p − e_y
     r_sq = r * r
     pairs = 0.0
     rows = max(1, chunk_elements // n)
