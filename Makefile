@@ -16,9 +16,6 @@ BOOK_FLAGS := -W -n --keep-going
 # Sphinx executes the notebooks one after the other; this fills its execution cache first, JOBS
 # notebooks at a time, so the build itself only reads them (book/_ext/execute_parallel.py).
 PREEXECUTE := $(PY) book/_ext/execute_parallel.py --jobs $(JOBS)
-# A built page has no kernel: fit's and sweep's progress bars stay off while the book executes
-# (companion/core/progress.py), whatever the builder's speed.
-BUILD_ENV  := BATCHWISE_PROGRESS=0
 # One BLAS thread per process: pytest runs two workers on two cores, and oversubscribed
 # OpenBLAS threads made small matrix products tens of times slower.
 export OPENBLAS_NUM_THREADS ?= 1
@@ -48,14 +45,14 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(PREEXECUTE)
-	$(BUILD_ENV) $(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 # The printable book: Sphinx's LaTeX writer and xelatex (see latex: in _config.yml). It reuses
 # the execution cache of the HTML build, so after `make book` no notebook runs again.
 pdf: $(STAMP)
 	$(PREEXECUTE)
-	$(BUILD_ENV) $(BIN)/jupyter-book build . --builder pdflatex $(BOOK_FLAGS)
+	$(BIN)/jupyter-book build . --builder pdflatex $(BOOK_FLAGS)
 	@echo "The PDF is at $(CURDIR)/_build/latex/book.pdf"
 
 lint: $(STAMP)
@@ -67,7 +64,7 @@ unit: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(PREEXECUTE)
-	$(BUILD_ENV) $(BIN)/jupyter-book build . $(BOOK_FLAGS)
+	$(BIN)/jupyter-book build . $(BOOK_FLAGS)
 	$(BIN)/pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env tests companion batchwise_instructor benchmarks book notebooks
 
 assignments: $(STAMP)

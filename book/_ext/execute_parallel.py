@@ -9,8 +9,7 @@ the execution, most of the build's time, uses one core. This script fills the sa
 the build then finds every notebook in the cache and executes nothing. A notebook that is
 already cached is not run again; one that fails is reported here and left out of the cache,
 so the build runs it again and fails on it with its usual message. The kernels run with
-``BATCHWISE_PROGRESS=0``: a built page has no use for a progress bar
-(``companion/core/progress.py``).
+the progress bars off, as the build's own do (``offline_book.no_progress_bars``).
 
 The Makefile runs it before every book build (``make book``, ``make test``). Run
 ``python book/_ext/execute_parallel.py [--jobs N]`` from the repository root.
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 import yaml
+from offline_book import no_progress_bars
 
 
 def _toc_files(node: object) -> Iterator[str]:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     if not todo:
         return 0
     print(f"execute_parallel: {len(todo)} notebook(s), {args.jobs} at a time", flush=True)
-    os.environ["BATCHWISE_PROGRESS"] = "0"  # inherited by every kernel
+    no_progress_bars()  # inherited by every kernel
     start, failed = time.perf_counter(), []
     timeout, allow = execute.get("timeout", 30), bool(execute.get("allow_errors", False))
     with ProcessPoolExecutor(max_workers=min(args.jobs, len(todo))) as pool:

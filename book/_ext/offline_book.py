@@ -6,6 +6,10 @@
 * **Widgets**: myst-nb's widget renderer (require.js and ``@jupyter-widgets/html-manager`` from
   two CDNs) is switched off: a static page has no kernel, so a live explorer could not redraw
   anyway. The chapters show each explorer's static twin and tag the live cell ``remove-output``.
+* **Progress bars**: every kernel the build starts runs with ``BATCHWISE_PROGRESS=0``
+  (:func:`no_progress_bars`), so ``fit`` and ``sweep`` never leave a dead tqdm widget on a page,
+  however slow the builder (a bar appears once a run has lasted two seconds).
+  ``execute_parallel.py``, which runs the notebooks before the build, calls it too.
 
 The vendored folder is appended to ``html_static_path`` when the configuration is initialised,
 i.e. *after* Jupyter Book 1 has turned ``_config.yml`` into Sphinx's configuration. Jupyter Book
@@ -22,8 +26,12 @@ True
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
+
+from companion.core.progress import ENV_VAR
 
 #: The folder added to ``html_static_path``; its ``mathjax/`` becomes ``_static/mathjax/``.
 VENDOR = Path(__file__).resolve().parents[1] / "_vendor"
@@ -43,7 +51,18 @@ def use_vendored_assets(app: Any, config: Any) -> None:
         config.nb_ipywidgets_js = {}
 
 
+def no_progress_bars(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Turn the companion's progress bars off for every process started from here on.
+
+    >>> env = {}; no_progress_bars(env); env
+    {'BATCHWISE_PROGRESS': '0'}
+    """
+    environ[ENV_VAR] = "0"
+
+
 def setup(app: Any) -> dict[str, Any]:
-    """Register the handler; ``config-inited`` runs after every configuration value is known."""
+    """Register the handler (``config-inited`` runs after every configuration value is
+    known), and turn the progress bars off for the kernels the build will start."""
+    no_progress_bars()
     app.connect("config-inited", use_vendored_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,7 +4,8 @@ environment says no.
 A bar is for someone watching a live notebook. On a built page it is a dead widget, and
 whether it appears would depend on the builder's speed (a bar shows only once a run has
 lasted :data:`~companion.core.training.PROGRESS_DELAY_SECONDS`). So the book's builds set
-``BATCHWISE_PROGRESS=0`` (the Makefile and ``book/_ext/execute_parallel.py``), and
+``BATCHWISE_PROGRESS=0`` for their kernels (``book/_ext/offline_book.py``, loaded by every
+``jupyter-book build`` of the book, and ``book/_ext/execute_parallel.py``), and
 ``progress=True`` then draws nothing.
 
 >>> bars_enabled({})
