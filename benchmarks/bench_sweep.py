@@ -76,13 +76,13 @@ def _fastest(fn: Callable[[], Any], total: float = 1.0, most: int = 5) -> tuple[
     >>> result, len(calls), seconds >= 0
     (1, 3, True)
     """
-    times: list[float] = []
-    result = None
-    while not times or (sum(times) < total and len(times) < most):
+    t0 = time.perf_counter()
+    result = fn()
+    times = [time.perf_counter() - t0]
+    while sum(times) < total and len(times) < most:
         t0 = time.perf_counter()
-        value = fn()
+        fn()
         times.append(time.perf_counter() - t0)
-        result = value if len(times) == 1 else result
     return min(times), result
 
 
