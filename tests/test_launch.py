@@ -34,6 +34,14 @@ def binder_pins() -> dict[str, str]:
     return pins
 
 
+def readers_requirements() -> list[Requirement]:
+    """The requirements of the root requirements.txt (what readers and CI install), less
+    comments and pip options such as ``-e .``."""
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return [Requirement(line) for line in (raw.split("#")[0].strip() for raw in lines)
+            if line and not line.startswith("-")]
+
+
 def test_binder_requirements_are_pinned_and_do_not_refer_to_the_repository() -> None:
     text = (BINDER / "requirements.txt").read_text(encoding="utf-8")
     assert not re.search(r"^\s*(-e|\.|file:|git\+)", text, re.MULTILINE)
@@ -44,6 +52,10 @@ def test_binder_requirements_are_pinned_and_do_not_refer_to_the_repository() -> 
         req = Requirement(line)
         assert req.name.lower() in pins, f"{req.name} is missing from binder/requirements.txt"
         assert req.specifier.contains(pins[req.name.lower()]), (req, pins[req.name.lower()])
+    # and every pin Binder shares with the readers' requirements.txt is inside its range
+    for req in readers_requirements():
+        if req.name.lower() in pins:
+            assert req.specifier.contains(pins[req.name.lower()]), (req, pins[req.name.lower()])
     assert {"jupyterlab", "ipykernel", "myst-nb"} <= set(pins)
 
 
