@@ -76,6 +76,13 @@ def recipe(target: str) -> list[str]:
     return [line.strip() for line in match.group(1).splitlines()]
 
 
+def test_the_pre_execution_outside_a_book_says_where_to_run_it(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(PREEXECUTE)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "run it from the book's root" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("target", ["book", "pdf", "test"])
 def test_every_book_build_pre_executes_the_notebooks_first(target: str) -> None:
     lines = recipe(target)

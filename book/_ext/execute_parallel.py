@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     from jupyter_cache.base import CacheBundleIn
 
     root = Path.cwd()
+    if not (root / "_config.yml").is_file() or not (root / "_toc.yml").is_file():
+        parser.error(f"run it from the book's root (the folder of _config.yml and _toc.yml); "
+                     f"{root} has no _config.yml or no _toc.yml")
     config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
     execute = config.get("execute") or {}
     if execute.get("execute_notebooks") != "cache":

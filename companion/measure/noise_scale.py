@@ -76,7 +76,7 @@ def hessian_noise_scale(model: Any, X: Any, y: Any, *, eps: float = 1e-5) -> flo
     For softmax regression on a data set small enough that sums over pairs of samples cost
     less than forming ``H`` (:func:`_pairs_are_cheaper`: the digits' ``N = 1347`` is, with 64
     features and 10 classes up to about 7,700 samples are), neither ``H`` nor the per-sample
-    gradients are formed (:func:`_softmax_noise_terms`): several times faster, and equal to
+    gradients are formed (:func:`_softmax_noise_terms`): fewer operations, the same value to
     rounding.
 
     Args:
